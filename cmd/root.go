@@ -26,7 +26,7 @@ containerd. Stock kubectl talks to it.`,
 		newVersionCommand(),
 		newPendingCommand("up", "Run a whole cluster in this process (etcd, API server, controllers, node agent)", 8),
 		newPendingCommand("apiserver", "Run the Kubernetes API server with embedded or external etcd", 3),
-		newPendingCommand("controllers", "Run the workload controllers, scheduler and garbage collector", 4),
+		newControllersCommand(),
 		newPendingCommand("kubelet", "Run the node agent that runs pods on containerd", 6),
 	)
 	return root

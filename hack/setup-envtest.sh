@@ -24,11 +24,19 @@ etcd_wanted() {
   grep -E '^\s*go.etcd.io/etcd/server/v3 ' "$work/kubernetes.mod" | awk '{print $2}' | head -1
 }
 
+# reports CMD... LINE: CMD runs and prints LINE as one of its output lines.
+# (No pipe into grep -q: with pipefail, its early exit would fail the check.)
+reports() {
+  local want="${*: -1}" out
+  out="$("${@:1:$#-1}" 2>/dev/null)" || return 1
+  [[ $'\n'"$out"$'\n' == *$'\n'"$want"$'\n'* ]]
+}
+
 up_to_date() {
-  [ -x "$dest/kube-apiserver" ] && [ -x "$dest/etcd" ] && [ -x "$dest/kubectl" ] || return 1
-  "$dest/kube-apiserver" --version 2>/dev/null | grep -qx "Kubernetes v$K8S_VERSION" || return 1
-  "$dest/kubectl" version --client 2>/dev/null | grep -q "Client Version: v$K8S_VERSION" || return 1
-  [ -f "$dest/etcd.version" ] && "$dest/etcd" --version 2>/dev/null | grep -q "etcd Version: $(cat "$dest/etcd.version")" || return 1
+  [ -x "$dest/kube-apiserver" ] && [ -x "$dest/etcd" ] && [ -x "$dest/kubectl" ] && [ -f "$dest/etcd.version" ] || return 1
+  reports "$dest/kube-apiserver" --version "Kubernetes v$K8S_VERSION" || return 1
+  reports "$dest/kubectl" version --client "Client Version: v$K8S_VERSION" || return 1
+  reports "$dest/etcd" --version "etcd Version: $(cat "$dest/etcd.version")" || return 1
 }
 
 if up_to_date; then

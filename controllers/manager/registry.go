@@ -1,0 +1,13 @@
+package manager
+
+import ctrl "sigs.k8s.io/controller-runtime"
+
+// controller is one named controller and how it joins a manager.
+type controller struct {
+	name  string
+	setup func(ctrl.Manager) error
+}
+
+// registry lists every controller `kubeseed controllers` runs. Each controller
+// package exposes a SetupWithManager(ctrl.Manager) error; add it here.
+var registry = []controller{}
