@@ -31,7 +31,9 @@ func restartCount(n int32) podOpt {
 		p.Status.ContainerStatuses = append(p.Status.ContainerStatuses, corev1.ContainerStatus{RestartCount: n})
 	}
 }
-func created(t time.Time) podOpt { return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(t) } }
+func created(t time.Time) podOpt {
+	return func(p *corev1.Pod) { p.CreationTimestamp = metav1.NewTime(t) }
+}
 func labeled(l map[string]string) podOpt { return func(p *corev1.Pod) { p.Labels = l } }
 
 func mkPod(name string, opts ...podOpt) *corev1.Pod {
