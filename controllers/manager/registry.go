@@ -3,6 +3,7 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 )
 
@@ -16,4 +17,5 @@ type controller struct {
 // package exposes a SetupWithManager(ctrl.Manager) error; add it here.
 var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
+	{name: "deployment", setup: deployment.SetupWithManager},
 }

@@ -12,17 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/record"
-	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 )
@@ -84,62 +80,31 @@ func (r *Reconciler) now() time.Time {
 	return time.Now()
 }
 
-// podHandler maps pod events to the ReplicaSets that care: the controlling
-// set, the previous one when the owner changed, and for orphans every set in
-// the namespace whose selector matches (so it adopts them).
+// podHandler maps pod events to the ReplicaSets that care (see
+// ownership.Handler) and tells the expectations of pods that left.
 func (r *Reconciler) podHandler() handler.EventHandler {
-	type q = workqueue.TypedRateLimitingInterface[reconcile.Request]
-	enqueue := func(ctx context.Context, pod *corev1.Pod, queue q) {
-		if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
-			if ref.Kind == "ReplicaSet" && ref.APIVersion == appsv1.SchemeGroupVersion.String() {
-				queue.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}})
+	return ownership.Handler(ownership.Owner{
+		APIVersion: appsv1.SchemeGroupVersion.String(),
+		Kind:       "ReplicaSet",
+		Matching: func(ctx context.Context, obj client.Object) []types.NamespacedName {
+			var sets appsv1.ReplicaSetList
+			if err := r.Client.List(ctx, &sets, client.InNamespace(obj.GetNamespace())); err != nil {
+				return nil
 			}
-			return
-		}
-		if pod.DeletionTimestamp != nil {
-			return
-		}
-		var sets appsv1.ReplicaSetList
-		if err := r.Client.List(ctx, &sets, client.InNamespace(pod.Namespace)); err != nil {
-			return
-		}
-		for i := range sets.Items {
-			sel, err := metav1.LabelSelectorAsSelector(sets.Items[i].Spec.Selector)
-			if err != nil || sel.Empty() || !sel.Matches(labels.Set(pod.Labels)) {
-				continue
+			var out []types.NamespacedName
+			for i := range sets.Items {
+				if ownership.SelectorMatches(sets.Items[i].Spec.Selector, obj.GetLabels()) {
+					out = append(out, client.ObjectKeyFromObject(&sets.Items[i]))
+				}
 			}
-			queue.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&sets.Items[i])})
-		}
-	}
-	return handler.Funcs{
-		CreateFunc: func(ctx context.Context, e event.CreateEvent, queue q) {
-			if pod, ok := e.Object.(*corev1.Pod); ok {
-				enqueue(ctx, pod, queue)
+			return out
+		},
+		OnDelete: func(owner types.NamespacedName, obj client.Object) {
+			if pod, ok := obj.(*corev1.Pod); ok {
+				r.exp.observeGone(owner, pod)
 			}
 		},
-		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, queue q) {
-			oldPod, ok1 := e.ObjectOld.(*corev1.Pod)
-			newPod, ok2 := e.ObjectNew.(*corev1.Pod)
-			if !ok1 || !ok2 {
-				return
-			}
-			enqueue(ctx, newPod, queue)
-			if !equality.Semantic.DeepEqual(metav1.GetControllerOfNoCopy(oldPod), metav1.GetControllerOfNoCopy(newPod)) ||
-				!labels.Equals(oldPod.Labels, newPod.Labels) {
-				enqueue(ctx, oldPod, queue)
-			}
-		},
-		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, queue q) {
-			pod, ok := e.Object.(*corev1.Pod)
-			if !ok {
-				return
-			}
-			if ref := metav1.GetControllerOfNoCopy(pod); ref != nil && ref.Kind == "ReplicaSet" {
-				r.exp.observeGone(types.NamespacedName{Namespace: pod.Namespace, Name: ref.Name}, pod)
-			}
-			enqueue(ctx, pod, queue)
-		},
-	}
+	})
 }
 
 // Reconcile syncs one ReplicaSet.
