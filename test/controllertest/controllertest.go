@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -183,4 +184,45 @@ func isReady(p *corev1.Pod) bool {
 		}
 	}
 	return false
+}
+
+// PlayKubelet does, until ctx ends, what a node agent would for the pods of
+// namespace: marks new pods Running and Ready on node "node-1" and finishes
+// the deletion of terminating pods. It polls every 50ms.
+func (s *Suite) PlayKubelet(ctx context.Context, namespace string) {
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			var pods corev1.PodList
+			if err := s.Client.List(ctx, &pods, client.InNamespace(namespace)); err != nil {
+				continue
+			}
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				switch {
+				case p.DeletionTimestamp != nil:
+					_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
+				case !isReady(p):
+					_ = s.MarkReady(ctx, p, "")
+				}
+			}
+		}
+	}()
+}
+
+// RunKubectl runs the suite's kubectl against the API server and returns its
+// combined output.
+func (s *Suite) RunKubectl(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, s.Kubectl, append([]string{"--kubeconfig", s.KubectlConfig}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
 }
