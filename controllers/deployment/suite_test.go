@@ -138,7 +138,7 @@ func TestCreatesReplicaSetLikeUpstream(t *testing.T) {
 		got = getDeployment(ctx, t, d)
 		a, p := condition(got, appsv1.DeploymentAvailable), condition(got, appsv1.DeploymentProgressing)
 		return a != nil && a.Status == corev1.ConditionTrue && a.Reason == "MinimumReplicasAvailable" &&
-			p != nil && p.Status == corev1.ConditionTrue && p.Reason == "NewReplicaSetAvailable",
+				p != nil && p.Status == corev1.ConditionTrue && p.Reason == "NewReplicaSetAvailable",
 			fmt.Sprintf("%+v", got.Status.Conditions)
 	})
 	controllertest.Eventually(t, 10*time.Second, "ScalingReplicaSet event", func() (bool, string) {
