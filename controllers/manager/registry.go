@@ -4,6 +4,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubeseed/kubeseed/controllers/deployment"
+	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 )
 
@@ -18,4 +19,5 @@ type controller struct {
 var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
 	{name: "deployment", setup: deployment.SetupWithManager},
+	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }

@@ -137,8 +137,11 @@ func (s *Suite) MarkReady(ctx context.Context, pod *corev1.Pod, nodeName string)
 			return fmt.Errorf("binding %s: %w", pod.Name, err)
 		}
 	}
+	p := &corev1.Pod{}
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(pod), p); err != nil {
+		return fmt.Errorf("getting %s: %w", pod.Name, err)
+	}
 	now := metav1.Now()
-	p := pod.DeepCopy()
 	p.Status.Phase = corev1.PodRunning
 	p.Status.StartTime = &now
 	p.Status.Conditions = []corev1.PodCondition{
@@ -209,7 +212,7 @@ func (s *Suite) PlayKubelet(ctx context.Context, namespace string) {
 				case p.DeletionTimestamp != nil:
 					_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
 				case !isReady(p):
-					_ = s.MarkReady(ctx, p, "")
+					_ = s.MarkReady(ctx, p, "node-1")
 				}
 			}
 		}
