@@ -128,7 +128,7 @@ func TestCreatesPodsAndReplacesDeletedOne(t *testing.T) {
 	})
 }
 
-func TestScaleZeroToTenToZero(t *testing.T) {
+func TestScaleZeroToHundredToZero(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	ns := suite.Namespace(t)
@@ -136,22 +136,22 @@ func TestScaleZeroToTenToZero(t *testing.T) {
 	if err := suite.Client.Create(ctx, rs); err != nil {
 		t.Fatal(err)
 	}
-	// A stale cache must never over-create: the count never exceeds 10.
+	// A stale cache must never over-create: the count never exceeds 100.
 	patch := client.MergeFrom(rs.DeepCopy())
-	rs.Spec.Replicas = ptr.To[int32](10)
+	rs.Spec.Replicas = ptr.To[int32](100)
 	if err := suite.Client.Patch(ctx, rs, patch); err != nil {
 		t.Fatal(err)
 	}
-	controllertest.Eventually(t, 30*time.Second, "10 pods", func() (bool, string) {
+	controllertest.Eventually(t, 30*time.Second, "100 pods", func() (bool, string) {
 		n := len(livePods(ctx, t, ns))
-		if n > 10 {
-			t.Fatalf("over-created: %d pods for 10 replicas", n)
+		if n > 100 {
+			t.Fatalf("over-created: %d pods for 100 replicas", n)
 		}
-		return n == 10, fmt.Sprintf("%d pods", n)
+		return n == 100, fmt.Sprintf("%d pods", n)
 	})
 	time.Sleep(500 * time.Millisecond)
-	if n := len(livePods(ctx, t, ns)); n != 10 {
-		t.Fatalf("%d pods after settling, want 10", n)
+	if n := len(livePods(ctx, t, ns)); n != 100 {
+		t.Fatalf("%d pods after settling, want 100", n)
 	}
 	patch = client.MergeFrom(rs.DeepCopy())
 	rs.Spec.Replicas = ptr.To[int32](0)
