@@ -1,6 +1,12 @@
 package manager
 
-import ctrl "sigs.k8s.io/controller-runtime"
+import (
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/kubeseed/kubeseed/controllers/deployment"
+	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
+	"github.com/kubeseed/kubeseed/controllers/replicaset"
+)
 
 // controller is one named controller and how it joins a manager.
 type controller struct {
@@ -10,4 +16,8 @@ type controller struct {
 
 // registry lists every controller `kubeseed controllers` runs. Each controller
 // package exposes a SetupWithManager(ctrl.Manager) error; add it here.
-var registry = []controller{}
+var registry = []controller{
+	{name: "replicaset", setup: replicaset.SetupWithManager},
+	{name: "deployment", setup: deployment.SetupWithManager},
+	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
+}
