@@ -1,6 +1,10 @@
 package manager
 
-import ctrl "sigs.k8s.io/controller-runtime"
+import (
+	ctrl "sigs.k8s.io/controller-runtime"
+
+	"github.com/kubeseed/kubeseed/controllers/scheduler"
+)
 
 // controller is one named controller and how it joins a manager.
 type controller struct {
@@ -10,4 +14,6 @@ type controller struct {
 
 // registry lists every controller `kubeseed controllers` runs. Each controller
 // package exposes a SetupWithManager(ctrl.Manager) error; add it here.
-var registry = []controller{}
+var registry = []controller{
+	{"scheduler", scheduler.SetupWithManager},
+}
