@@ -3,6 +3,7 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 )
 
@@ -16,4 +17,5 @@ type controller struct {
 // package exposes a SetupWithManager(ctrl.Manager) error; add it here.
 var registry = []controller{
 	{"scheduler", scheduler.SetupWithManager},
+	{"endpoints", endpoints.SetupWithManager},
 }
