@@ -4,7 +4,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
+	"github.com/kubeseed/kubeseed/controllers/namespace"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
+	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
 )
 
 // controller is one named controller and how it joins a manager.
@@ -18,4 +20,6 @@ type controller struct {
 var registry = []controller{
 	{"scheduler", scheduler.SetupWithManager},
 	{"endpoints", endpoints.SetupWithManager},
+	{"namespace", namespace.SetupWithManager},
+	{"serviceaccount", serviceaccount.SetupWithManager},
 }
