@@ -4,8 +4,12 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubeseed/kubeseed/controllers/deployment"
+	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
+	"github.com/kubeseed/kubeseed/controllers/namespace"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
+	"github.com/kubeseed/kubeseed/controllers/scheduler"
+	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
 )
 
 // controller is one named controller and how it joins a manager.
@@ -20,4 +24,8 @@ var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
 	{name: "deployment", setup: deployment.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
+	{name: "scheduler", setup: scheduler.SetupWithManager},
+	{name: "endpoints", setup: endpoints.SetupWithManager},
+	{name: "namespace", setup: namespace.SetupWithManager},
+	{name: "serviceaccount", setup: serviceaccount.SetupWithManager},
 }

@@ -1,0 +1,277 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
+	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+// Name is the scheduler name pods ask for in spec.schedulerName, and the
+// reporting controller of its events, as upstream's.
+const Name = corev1.DefaultSchedulerName
+
+// flushInterval is how often pods parked for too long are looked at.
+const flushInterval = 30 * time.Second
+
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/binding,verbs=create
+// +kubebuilder:rbac:groups="",resources=pods/status,verbs=patch;update
+// +kubebuilder:rbac:groups="",resources=nodes,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch;update
+
+// Scheduler watches pods and nodes, places pending pods and binds them.
+type Scheduler struct {
+	client    client.Client
+	informers ctrlcache.Informers
+	recorder  events.EventRecorder
+	cache     *Cache
+	queue     *Queue
+	rand      *rand.Rand
+	log       logr.Logger
+}
+
+// New returns a scheduler that reads through informers, writes through c and
+// reports events through recorder. Start runs it.
+func New(c client.Client, informers ctrlcache.Informers, recorder events.EventRecorder) *Scheduler {
+	return &Scheduler{
+		client:    c,
+		informers: informers,
+		recorder:  recorder,
+		cache:     NewCache(),
+		queue:     NewQueue(),
+		rand:      rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0)),
+		log:       ctrl.Log.WithName("scheduler"),
+	}
+}
+
+// SetupWithManager adds the scheduler to mgr.
+func SetupWithManager(mgr ctrl.Manager) error {
+	return mgr.Add(New(mgr.GetClient(), mgr.GetCache(), mgr.GetEventRecorder(Name)))
+}
+
+// NeedLeaderElection makes only the elected copy schedule.
+func (s *Scheduler) NeedLeaderElection() bool { return true }
+
+// Start feeds the cache and queue from informers, then schedules pods one at
+// a time until ctx ends; bindings run in the background.
+func (s *Scheduler) Start(ctx context.Context) error {
+	nodeInformer, err := s.informers.GetInformer(ctx, &corev1.Node{})
+	if err != nil {
+		return fmt.Errorf("getting the node informer: %w", err)
+	}
+	podInformer, err := s.informers.GetInformer(ctx, &corev1.Pod{})
+	if err != nil {
+		return fmt.Errorf("getting the pod informer: %w", err)
+	}
+	nodeReg, err := nodeInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.nodeChanged(nil, obj) },
+		UpdateFunc: s.nodeChanged,
+		DeleteFunc: s.nodeDeleted,
+	})
+	if err != nil {
+		return fmt.Errorf("watching nodes: %w", err)
+	}
+	podReg, err := podInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(obj any) { s.podChanged(nil, obj) },
+		UpdateFunc: s.podChanged,
+		DeleteFunc: s.podDeleted,
+	})
+	if err != nil {
+		return fmt.Errorf("watching pods: %w", err)
+	}
+	defer func() {
+		_ = nodeInformer.RemoveEventHandler(nodeReg)
+		_ = podInformer.RemoveEventHandler(podReg)
+	}()
+	if !toolscache.WaitForCacheSync(ctx.Done(), nodeReg.HasSynced, podReg.HasSynced) {
+		return ctx.Err()
+	}
+	go func() {
+		t := time.NewTicker(flushInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				s.queue.FlushStale()
+			}
+		}
+	}()
+	s.log.Info("scheduling pods", "schedulerName", Name)
+	for {
+		pod, cycle, ok := s.queue.Pop(ctx)
+		if !ok {
+			return nil
+		}
+		s.scheduleOne(ctx, pod, cycle)
+	}
+}
+
+// responsible says whether pod waits for this scheduler.
+func responsible(pod *corev1.Pod) bool {
+	return pod.Spec.NodeName == "" &&
+		(pod.Spec.SchedulerName == "" || pod.Spec.SchedulerName == Name) &&
+		pod.DeletionTimestamp == nil &&
+		len(pod.Spec.SchedulingGates) == 0 &&
+		pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed
+}
+
+func (s *Scheduler) podChanged(oldObj, newObj any) {
+	pod, ok := newObj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	if pod.Spec.NodeName == "" {
+		if responsible(pod) && !s.cache.IsAssumed(pod) {
+			s.queue.Add(pod)
+		} else {
+			s.queue.Delete(pod)
+		}
+		return
+	}
+	s.queue.Delete(pod)
+	old, _ := oldObj.(*corev1.Pod)
+	s.cache.SetPod(pod)
+	// A pod appearing on a node may satisfy a parked pod's affinity; one
+	// finishing frees room.
+	if old == nil || old.Spec.NodeName == "" || counts(old) != counts(pod) || !reflect.DeepEqual(old.Labels, pod.Labels) {
+		s.queue.MoveAllToActive()
+	}
+}
+
+func (s *Scheduler) podDeleted(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return
+	}
+	s.queue.Delete(pod)
+	s.cache.RemovePod(pod)
+	if pod.Spec.NodeName != "" {
+		s.queue.MoveAllToActive()
+	}
+}
+
+func (s *Scheduler) nodeChanged(oldObj, newObj any) {
+	node, ok := newObj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	s.cache.SetNode(node)
+	if old, ok := oldObj.(*corev1.Node); !ok || schedulingRelevantChange(old, node) {
+		s.queue.MoveAllToActive()
+	}
+}
+
+// schedulingRelevantChange ignores heartbeats: only what the filters read
+// makes parked pods worth another try.
+func schedulingRelevantChange(old, node *corev1.Node) bool {
+	return nodeReady(old) != nodeReady(node) ||
+		old.Spec.Unschedulable != node.Spec.Unschedulable ||
+		!reflect.DeepEqual(old.Spec.Taints, node.Spec.Taints) ||
+		!reflect.DeepEqual(old.Labels, node.Labels) ||
+		!reflect.DeepEqual(old.Status.Allocatable, node.Status.Allocatable)
+}
+
+func (s *Scheduler) nodeDeleted(obj any) {
+	if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = tomb.Obj
+	}
+	if node, ok := obj.(*corev1.Node); ok {
+		s.cache.RemoveNode(node.Name)
+	}
+}
+
+// scheduleOne makes one attempt at pod: pick and assume a node, then bind in
+// the background; or record why nothing fits and park the pod.
+func (s *Scheduler) scheduleOne(ctx context.Context, pod *corev1.Pod, cycle int64) {
+	log := s.log.WithValues("pod", klog.KObj(pod))
+	node, numNodes, reasons := s.cache.ScheduleAndAssume(pod, s.rand.IntN)
+	if node == "" {
+		msg := FitErrorMessage(numNodes, reasons)
+		log.V(2).Info("unschedulable", "message", msg)
+		s.recorder.Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", "%s", msg)
+		if err := s.markUnschedulable(ctx, pod, msg); err != nil && !apierrors.IsNotFound(err) {
+			log.Error(err, "recording the PodScheduled condition")
+		}
+		s.queue.Unschedulable(pod, cycle)
+		return
+	}
+	s.queue.Done(pod)
+	go s.bind(ctx, pod, node)
+}
+
+// bind posts the Binding; on failure it forgets the assumed placement and
+// requeues the pod unless it is gone or already bound.
+func (s *Scheduler) bind(ctx context.Context, pod *corev1.Pod, node string) {
+	log := s.log.WithValues("pod", klog.KObj(pod), "node", node)
+	binding := &corev1.Binding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID},
+		Target:     corev1.ObjectReference{Kind: "Node", Name: node},
+	}
+	err := s.client.SubResource("binding").Create(ctx, pod, binding)
+	if err == nil {
+		log.V(2).Info("bound")
+		s.recorder.Eventf(pod, nil, corev1.EventTypeNormal, "Scheduled", "Binding",
+			"Successfully assigned %v/%v to %v", pod.Namespace, pod.Name, node)
+		return
+	}
+	s.cache.Forget(pod)
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) || ctx.Err() != nil {
+		// Deleted, or bound by someone else: the informer will tell.
+		log.V(2).Info("binding not applied", "err", err)
+		return
+	}
+	log.Error(err, "binding")
+	s.recorder.Eventf(pod, nil, corev1.EventTypeWarning, "FailedScheduling", "Scheduling", "Binding rejected: %v", err)
+	s.queue.Requeue(pod)
+}
+
+// markUnschedulable sets PodScheduled=False with reason Unschedulable and the
+// fit message, unless the pod already says exactly that.
+func (s *Scheduler) markUnschedulable(ctx context.Context, pod *corev1.Pod, msg string) error {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse &&
+			c.Reason == corev1.PodReasonUnschedulable && c.Message == msg {
+			return nil
+		}
+	}
+	updated := pod.DeepCopy()
+	cond := corev1.PodCondition{
+		Type:               corev1.PodScheduled,
+		Status:             corev1.ConditionFalse,
+		Reason:             corev1.PodReasonUnschedulable,
+		Message:            msg,
+		LastTransitionTime: metav1.Now(),
+	}
+	replaced := false
+	for i, c := range updated.Status.Conditions {
+		if c.Type == corev1.PodScheduled {
+			if c.Status == cond.Status {
+				cond.LastTransitionTime = c.LastTransitionTime
+			}
+			updated.Status.Conditions[i] = cond
+			replaced = true
+		}
+	}
+	if !replaced {
+		updated.Status.Conditions = append(updated.Status.Conditions, cond)
+	}
+	return s.client.Status().Patch(ctx, updated, client.StrategicMergeFrom(pod))
+}

@@ -1,0 +1,166 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+)
+
+func TestPodsLandOnlyWhereTheyFit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ns := makeNamespace(t, ctx, "fit")
+	makeNode(t, ctx, "fit-small", "1")
+	makeNode(t, ctx, "fit-medium", "2")
+	makeNode(t, ctx, "fit-large", "4", func(n *corev1.Node) { n.Labels["disk"] = "ssd" })
+
+	big := makePod(t, ctx, ns, "big", "3")
+	if got := waitBound(t, ctx, big); got != "fit-large" {
+		t.Errorf("a 3-cpu pod went to %s, want fit-large (the only node with room)", got)
+	}
+	ssd := makePod(t, ctx, ns, "ssd", "100m", func(p *corev1.Pod) { p.Spec.NodeSelector = map[string]string{"disk": "ssd"} })
+	if got := waitBound(t, ctx, ssd); got != "fit-large" {
+		t.Errorf("a pod selecting disk=ssd went to %s, want fit-large", got)
+	}
+	var got corev1.Pod
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(big), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !hasCondition(&got, corev1.PodScheduled, corev1.ConditionTrue) {
+		t.Errorf("bound pod conditions %+v, want PodScheduled=True", got.Status.Conditions)
+	}
+	e := findEvent(t, ctx, big, "Scheduled")
+	if want := fmt.Sprintf("Successfully assigned %s/big to fit-large", ns); e.Note != want || e.Type != corev1.EventTypeNormal {
+		t.Errorf("Scheduled event %q (%s), want %q (Normal)", e.Note, e.Type, want)
+	}
+}
+
+func hasCondition(p *corev1.Pod, typ corev1.PodConditionType, status corev1.ConditionStatus) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == typ && c.Status == status {
+			return true
+		}
+	}
+	return false
+}
+
+func TestUnschedulablePodWaitsForAFittingNode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	ns := makeNamespace(t, ctx, "pending")
+	for i := range 3 {
+		makeNode(t, ctx, fmt.Sprintf("pending-%d", i), "1")
+	}
+	p := makePod(t, ctx, ns, "huge", "8")
+	const want = "0/3 nodes are available: 3 Insufficient cpu."
+	var got corev1.Pod
+	for {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
+			t.Fatal(err)
+		}
+		if hasCondition(&got, corev1.PodScheduled, corev1.ConditionFalse) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no PodScheduled=False condition: %+v", got.Status.Conditions)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	for _, c := range got.Status.Conditions {
+		if c.Type == corev1.PodScheduled && (c.Reason != corev1.PodReasonUnschedulable || c.Message != want) {
+			t.Errorf("PodScheduled condition reason=%q message=%q, want Unschedulable %q", c.Reason, c.Message, want)
+		}
+	}
+	if got.Spec.NodeName != "" || got.Status.Phase != corev1.PodPending {
+		t.Errorf("unschedulable pod: node %q phase %q, want none and Pending", got.Spec.NodeName, got.Status.Phase)
+	}
+	e := findEvent(t, ctx, p, "FailedScheduling")
+	if e.Note != want || e.Type != corev1.EventTypeWarning || e.ReportingController != "default-scheduler" {
+		t.Errorf("FailedScheduling event %q type %s by %q, want %q Warning by default-scheduler", e.Note, e.Type, e.ReportingController, want)
+	}
+
+	// A node with room appears: the parked pod is retried without polling.
+	makeNode(t, ctx, "pending-big", "16")
+	if node := waitBound(t, ctx, p); node != "pending-big" {
+		t.Errorf("pod bound to %s, want pending-big", node)
+	}
+}
+
+func TestTaintsAreRespected(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ns := makeNamespace(t, ctx, "taints")
+	makeNode(t, ctx, "taints-dedicated", "8", func(n *corev1.Node) {
+		n.Spec.Taints = []corev1.Taint{{Key: "dedicated", Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}
+	})
+	makeNode(t, ctx, "taints-general", "1")
+	makeNode(t, ctx, "taints-notready", "8", func(n *corev1.Node) {
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady"}}
+	})
+
+	// Only the general node is open to an intolerant pod, even though the
+	// others are emptier.
+	for i := range 3 {
+		p := makePod(t, ctx, ns, fmt.Sprintf("plain-%d", i), "100m")
+		if got := waitBound(t, ctx, p); got != "taints-general" {
+			t.Errorf("pod without tolerations went to %s, want taints-general", got)
+		}
+	}
+	tolerant := makePod(t, ctx, ns, "tolerant", "2", func(p *corev1.Pod) {
+		p.Spec.Tolerations = []corev1.Toleration{{Key: "dedicated", Operator: corev1.TolerationOpEqual, Value: "gpu", Effect: corev1.TaintEffectNoSchedule}}
+	})
+	if got := waitBound(t, ctx, tolerant); got != "taints-dedicated" {
+		t.Errorf("tolerating pod went to %s, want taints-dedicated", got)
+	}
+}
+
+func TestBurstOfPodsIsBoundWithoutOvercommit(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := makeNamespace(t, ctx, "burst")
+	// 5100m in all for 50 pods of 100m: they fit only if no node is overcommitted
+	// by a stale view of what is already placed.
+	for i := range 3 {
+		makeNode(t, ctx, fmt.Sprintf("burst-%d", i), "1700m")
+	}
+	start := time.Now()
+	pods := make([]*corev1.Pod, 50)
+	for i := range pods {
+		pods[i] = makePod(t, ctx, ns, fmt.Sprintf("p-%02d", i), "100m")
+	}
+	used := map[string]int64{}
+	for _, p := range pods {
+		used[waitBound(t, ctx, p)] += 100
+	}
+	t.Logf("50 pods bound %v after the first was created: %v", time.Since(start).Round(time.Millisecond), used)
+	for node, milli := range used {
+		if milli > 1700 {
+			t.Errorf("node %s holds %dm of cpu requests, over its 1700m", node, milli)
+		}
+	}
+	// And one more does not fit anywhere.
+	extra := makePod(t, ctx, ns, "extra", "200m")
+	deadline := time.After(3 * time.Second)
+	for {
+		var got corev1.Pod
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(extra), &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.Spec.NodeName != "" {
+			t.Fatalf("pod needing 200m was bound to %s with only 100m free anywhere", got.Spec.NodeName)
+		}
+		if hasCondition(&got, corev1.PodScheduled, corev1.ConditionFalse) {
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("the extra pod got no PodScheduled=False condition")
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
