@@ -63,32 +63,32 @@ func TestDatapath(t *testing.T) {
 	}
 
 	t.Run("TCP spreads across backends, peer is the service", func(t *testing.T) {
-		got := tally(t, client(t, cg, "tcp", vipAddr, 30), vipAddr)
+		got := tally(t, request(t, cg, "tcp", vipAddr, 30), vipAddr)
 		if len(got) < 2 {
 			t.Errorf("30 connections reached %v: want at least two backends", got)
 		}
 	})
 	t.Run("dual-stack socket to an IPv4-mapped service address", func(t *testing.T) {
-		got := tally(t, client(t, cg, "tcp6", vipAddr, 20), vipAddr)
+		got := tally(t, request(t, cg, "tcp6", vipAddr, 20), vipAddr)
 		if len(got) < 2 {
 			t.Errorf("20 connections reached %v: want at least two backends", got)
 		}
 	})
 	t.Run("UDP replies come from the service", func(t *testing.T) {
-		got := tally(t, client(t, cg, "udp", vipAddr, 30), vipAddr)
+		got := tally(t, request(t, cg, "udp", vipAddr, 30), vipAddr)
 		if len(got) < 2 {
 			t.Errorf("30 sockets reached %v: want at least two backends", got)
 		}
-		tally(t, client(t, cg, "udp6", vipAddr, 5), vipAddr)
+		tally(t, request(t, cg, "udp6", vipAddr, 5), vipAddr)
 	})
 	t.Run("UDP datagrams of one socket stay with one backend", func(t *testing.T) {
-		if got := tally(t, client(t, cg, "udp-one-socket", vipAddr, 20), vipAddr); len(got) != 1 {
+		if got := tally(t, request(t, cg, "udp-one-socket", vipAddr, 20), vipAddr); len(got) != 1 {
 			t.Errorf("one socket's datagrams reached %v: want one backend", got)
 		}
 	})
 	t.Run("no backends refuses at once", func(t *testing.T) {
 		start := time.Now()
-		lines := client(t, cg, "tcp", "10.127.0.11:80", 3)
+		lines := request(t, cg, "tcp", "10.127.0.11:80", 3)
 		for _, l := range lines {
 			if !strings.Contains(l, "connection refused") {
 				t.Errorf("got %q, want connection refused", l)
@@ -99,21 +99,21 @@ func TestDatapath(t *testing.T) {
 		}
 	})
 	t.Run("session affinity keeps a client on one backend", func(t *testing.T) {
-		if got := tally(t, client(t, cg, "tcp", "10.127.0.12:80", 20), "10.127.0.12:80"); len(got) != 1 {
+		if got := tally(t, request(t, cg, "tcp", "10.127.0.12:80", 20), "10.127.0.12:80"); len(got) != 1 {
 			t.Errorf("20 connections reached %v: want one backend", got)
 		}
 	})
 	t.Run("updates apply", func(t *testing.T) {
 		must(t, s.Upsert(svcModel("empty", "10.127.0.11", 80, 0, model.TCP, port, "127.0.0.4")))
-		if got := tally(t, client(t, cg, "tcp", "10.127.0.11:80", 5), "10.127.0.11:80"); got["127.0.0.4"] != 5 {
+		if got := tally(t, request(t, cg, "tcp", "10.127.0.11:80", 5), "10.127.0.11:80"); got["127.0.0.4"] != 5 {
 			t.Errorf("got %v, want all on 127.0.0.4", got)
 		}
 		must(t, s.Upsert(svcModel("sticky", "10.127.0.12", 80, time.Hour, model.TCP, port, "127.0.0.3")))
-		if got := tally(t, client(t, cg, "tcp", "10.127.0.12:80", 5), "10.127.0.12:80"); got["127.0.0.3"] != 5 {
+		if got := tally(t, request(t, cg, "tcp", "10.127.0.12:80", 5), "10.127.0.12:80"); got["127.0.0.3"] != 5 {
 			t.Errorf("after the sticky backend went away got %v, want all on 127.0.0.3", got)
 		}
 		must(t, s.Delete(model.ServiceName{Namespace: "default", Name: "empty"}))
-		for _, l := range client(t, cg, "tcp", "10.127.0.11:80", 1) {
+		for _, l := range request(t, cg, "tcp", "10.127.0.11:80", 1) {
 			if !strings.HasPrefix(l, "error") {
 				t.Errorf("deleted service still answers: %q", l)
 			}
@@ -121,7 +121,7 @@ func TestDatapath(t *testing.T) {
 	})
 	t.Run("routing survives the process and a new one adopts the pins", func(t *testing.T) {
 		must(t, dp.Close())
-		tally(t, client(t, cg, "tcp", vipAddr, 5), vipAddr)
+		tally(t, request(t, cg, "tcp", vipAddr, 5), vipAddr)
 
 		dp2, s2 := loadDatapath(t, pin)
 		defer dp2.Close()
@@ -132,7 +132,7 @@ func TestDatapath(t *testing.T) {
 			t.Fatal(err)
 		}
 		must(t, s2.Replace([]*model.Service{svcModel("echo", vip, 80, 0, model.TCP, port, "127.0.0.2")}))
-		if got := tally(t, client(t, cg, "tcp", vipAddr, 5), vipAddr); got["127.0.0.2"] != 5 {
+		if got := tally(t, request(t, cg, "tcp", vipAddr, 5), vipAddr); got["127.0.0.2"] != 5 {
 			t.Errorf("got %v, want all on 127.0.0.2", got)
 		}
 		slots, err := s2.m.Slots()

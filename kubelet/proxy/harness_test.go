@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,8 +191,8 @@ func testCgroup(t *testing.T) string {
 	return dir
 }
 
-// client runs one client process inside cgroup and returns its output lines.
-func client(t *testing.T, cgroup, mode, addr string, n int) []string {
+// request runs one client process inside cgroup and returns its output lines.
+func request(t *testing.T, cgroup, mode, addr string, n int) []string {
 	t.Helper()
 	f, err := os.Open(cgroup)
 	if err != nil {
@@ -218,6 +219,17 @@ func client(t *testing.T, cgroup, mode, addr string, n int) []string {
 // their own name, and returns the port they share.
 func backends(t *testing.T, ips ...string) uint16 {
 	t.Helper()
+	return backendsIn(t, "", ips...)
+}
+
+// backendsIn is backends with the servers' sockets in the network namespace
+// at netnsPath ("" for the test's own).
+func backendsIn(t *testing.T, netnsPath string, ips ...string) uint16 {
+	t.Helper()
+	if netnsPath != "" {
+		restore := enterNetns(t, netnsPath)
+		defer restore()
+	}
 	for attempt := 0; ; attempt++ {
 		port := uint16(20000 + int(randUint16()%20000))
 		var closers []func()
@@ -296,4 +308,65 @@ func tally(t *testing.T, lines []string, peer string) map[string]int {
 		got[f[0]]++
 	}
 	return got
+}
+
+// enterNetns moves the calling goroutine's thread into a network namespace;
+// sockets created before restore is called belong to it for their lifetime.
+func enterNetns(t *testing.T, path string) (restore func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	self, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		t.Fatalf("entering %s: %v", path, err)
+	}
+	return func() {
+		if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
+			panic(fmt.Sprintf("returning to the test's network namespace: %v", err))
+		}
+		self.Close()
+		runtime.UnlockOSThread()
+	}
+}
+
+// testNetns creates a network namespace joined to the host by a veth pair,
+// the host side 10.126.N.1/24 and the namespace side holding the given host
+// numbers (10.126.N.h). It returns the namespace path and the addresses. The
+// namespace and both veth ends are removed at cleanup.
+func testNetns(t *testing.T, hosts ...int) (string, []string) {
+	t.Helper()
+	suffix := randomSuffix()
+	name, veth := "kubeseed-proxy-"+suffix, "ksp"+suffix
+	subnet := fmt.Sprintf("10.126.%d", randUint16()%256)
+	ip := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+	}
+	ip("netns", "add", name)
+	t.Cleanup(func() {
+		if out, err := exec.Command("ip", "netns", "del", name).CombinedOutput(); err != nil {
+			t.Errorf("removing netns: %v: %s", err, out)
+		}
+	})
+	ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", name)
+	ip("addr", "add", subnet+".1/24", "dev", veth)
+	ip("link", "set", veth, "up")
+	var addrs []string
+	for _, h := range hosts {
+		a := fmt.Sprintf("%s.%d", subnet, h)
+		ip("-n", name, "addr", "add", a+"/24", "dev", "eth0")
+		addrs = append(addrs, a)
+	}
+	ip("-n", name, "link", "set", "eth0", "up")
+	ip("-n", name, "link", "set", "lo", "up")
+	return "/run/netns/" + name, addrs
 }
