@@ -189,4 +189,3 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("proxy Run: %v", err)
 	}
 }
-
