@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/kubeseed/kubeseed/kubelet/proxy/bpf"
-	"github.com/kubeseed/kubeseed/kubelet/proxy/lbmap"
 	"github.com/kubeseed/kubeseed/kubelet/proxy/model"
 )
 
@@ -17,8 +16,7 @@ func loadDatapath(t *testing.T, pin string) (*bpf.Datapath, *syncer) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newSyncer(&lbmap.Maps{Services: dp.KubeseedServices, Backends: dp.KubeseedBackends,
-		RevNat: dp.KubeseedRevnat, Affinity: dp.KubeseedAffinity, Flows: dp.KubeseedFlows})
+	s, err := newSyncer(mapsOf(dp))
 	if err != nil {
 		dp.Close()
 		t.Fatal(err)

@@ -156,7 +156,7 @@ func randomSuffix() string {
 
 // testBPFFS mounts a private bpf filesystem for the test's pins, so tests
 // never touch /sys/fs/bpf.
-func testBPFFS(t *testing.T) string {
+func testBPFFS(t testing.TB) string {
 	t.Helper()
 	dir := t.TempDir()
 	if err := unix.Mount("bpf", dir, "bpf", 0, "mode=0700"); err != nil {

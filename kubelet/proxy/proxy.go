@@ -132,11 +132,7 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, Cleanup(p.cfg))
 		}
 	}()
-	maps := &lbmap.Maps{
-		Services: dp.KubeseedServices, Backends: dp.KubeseedBackends, RevNat: dp.KubeseedRevnat,
-		Affinity: dp.KubeseedAffinity, Flows: dp.KubeseedFlows,
-	}
-	s, err := newSyncer(maps)
+	s, err := newSyncer(mapsOf(dp))
 	if err != nil {
 		return fmt.Errorf("adopting pinned service maps: %w", err)
 	}
@@ -217,6 +213,13 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	for p.processNext(ctx, queue, svcLister, sliceIndexer) {
 	}
 	return nil
+}
+
+func mapsOf(dp *bpf.Datapath) *lbmap.Maps {
+	return &lbmap.Maps{
+		Services: dp.KubeseedServices, Backends: dp.KubeseedBackends, RevNat: dp.KubeseedRevnat,
+		Affinity: dp.KubeseedAffinity, Flows: dp.KubeseedFlows,
+	}
 }
 
 type metav1Object interface {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -35,12 +36,47 @@ type syncer struct {
 
 	frontends map[frontendKey]*frontendState
 	owners    map[model.ServiceName][]frontendKey // the frontends each service wrote
+	ownerOf   map[frontendKey]model.ServiceName   // the service a frontend is for now
 	backends  map[backendKey]uint32
 	backendOf map[uint32]backendKey
 	refs      map[uint32]int
 	usedSvc   map[uint32]bool
 	nextBE    uint32
 	nextSvc   uint32
+	// batch, during Replace, collects the writes to apply at once.
+	batch *lbmap.Batch
+}
+
+func (s *syncer) putSlot(k lbmap.ServiceKey, v lbmap.ServiceValue) error {
+	if s.batch != nil {
+		s.batch.PutSlot(k, v)
+		return nil
+	}
+	return s.m.UpdateSlot(k, v)
+}
+
+func (s *syncer) deleteSlot(k lbmap.ServiceKey) error {
+	if s.batch != nil {
+		s.batch.DeleteSlot(k)
+		return nil
+	}
+	return s.m.DeleteSlot(k)
+}
+
+func (s *syncer) putBackend(id uint32, b lbmap.Backend) error {
+	if s.batch != nil {
+		s.batch.PutBackend(id, b)
+		return nil
+	}
+	return s.m.UpdateBackend(id, b)
+}
+
+func (s *syncer) deleteBackend(id uint32) error {
+	if s.batch != nil {
+		s.batch.DeleteBackend(id)
+		return nil
+	}
+	return s.m.DeleteBackend(id)
 }
 
 func protoNumber(p model.Protocol) (uint8, bool) {
@@ -55,27 +91,37 @@ func protoNumber(p model.Protocol) (uint8, bool) {
 
 // newSyncer reads the maps' current contents as its starting state.
 func newSyncer(m *lbmap.Maps) (*syncer, error) {
-	s := &syncer{
-		m:         m,
-		frontends: map[frontendKey]*frontendState{},
-		owners:    map[model.ServiceName][]frontendKey{},
-		backends:  map[backendKey]uint32{},
-		backendOf: map[uint32]backendKey{},
-		refs:      map[uint32]int{},
-		usedSvc:   map[uint32]bool{},
-		nextBE:    1,
-		nextSvc:   1,
+	s := &syncer{m: m}
+	if err := s.adopt(); err != nil {
+		return nil, err
 	}
+	return s, nil
+}
+
+// adopt sets the syncer's state from what the maps hold, repairing what an
+// interrupted write left behind. After a failed write the syncer adopts again,
+// so that it never believes the maps hold what they do not.
+func (s *syncer) adopt() error {
+	m := s.m
+	prevOwners := s.owners
+	s.frontends = map[frontendKey]*frontendState{}
+	s.owners = map[model.ServiceName][]frontendKey{}
+	s.ownerOf = map[frontendKey]model.ServiceName{}
+	s.backends = map[backendKey]uint32{}
+	s.backendOf = map[uint32]backendKey{}
+	s.refs = map[uint32]int{}
+	s.usedSvc = map[uint32]bool{}
+	s.nextBE, s.nextSvc = 1, 1
 	bes, err := m.AllBackends()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for id, b := range bes {
 		k := backendKey{b.AddrPort(), b.Proto}
 		if _, dup := s.backends[k]; dup {
 			// Only a crash between writes leaves duplicates; drop the extra one.
 			if err := m.DeleteBackend(id); err != nil {
-				return nil, err
+				return err
 			}
 			continue
 		}
@@ -84,7 +130,7 @@ func newSyncer(m *lbmap.Maps) (*syncer, error) {
 	}
 	slots, err := m.Slots()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for k, v := range slots {
 		if k.Slot != 0 {
@@ -104,9 +150,28 @@ func newSyncer(m *lbmap.Maps) (*syncer, error) {
 		for _, id := range fs.backends {
 			s.refs[id]++
 		}
-		// Owners are unknown until the first full sync, which deletes what no
-		// service claims.
-		s.owners[model.ServiceName{}] = append(s.owners[model.ServiceName{}], fk)
+	}
+	// Frontends keep the owners the syncer knew; the others (all of them after
+	// a restart) wait for the next full sync, which deletes what no service
+	// claims.
+	claimed := map[frontendKey]bool{}
+	for name, fks := range prevOwners {
+		if name == (model.ServiceName{}) {
+			continue
+		}
+		for _, fk := range fks {
+			if _, ok := s.frontends[fk]; ok && !claimed[fk] {
+				claimed[fk] = true
+				s.owners[name] = append(s.owners[name], fk)
+				s.ownerOf[fk] = name
+			}
+		}
+	}
+	for fk := range s.frontends {
+		if !claimed[fk] {
+			s.owners[model.ServiceName{}] = append(s.owners[model.ServiceName{}], fk)
+			s.ownerOf[fk] = model.ServiceName{}
+		}
 	}
 	// Slots beyond a frontend's count, or of a frontend without slot 0, are
 	// leftovers of an interrupted write.
@@ -114,24 +179,35 @@ func newSyncer(m *lbmap.Maps) (*syncer, error) {
 		fs, ok := s.frontends[frontendKey{k.AddrPort(), k.Proto}]
 		if k.Slot != 0 && (!ok || int(k.Slot) > len(fs.backends)) {
 			if err := m.DeleteSlot(k); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
 	for id := range s.backendOf {
 		if s.refs[id] == 0 {
 			if err := s.releaseBackend(id); err != nil {
-				return nil, err
+				return err
 			}
 		}
 	}
-	return s, nil
+	return nil
 }
 
-// Replace makes the maps hold exactly services (a full sync).
-func (s *syncer) Replace(services []*model.Service) error {
+// Replace makes the maps hold exactly services (a full sync), in batches.
+func (s *syncer) Replace(services []*model.Service) (err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.batch = &lbmap.Batch{}
+	defer func() {
+		b := s.batch
+		s.batch = nil
+		if err == nil {
+			err = s.m.Apply(b)
+		}
+		if err != nil {
+			err = errors.Join(err, s.adopt())
+		}
+	}()
 	seen := map[model.ServiceName]bool{}
 	for _, svc := range services {
 		seen[svc.Name] = true
@@ -153,14 +229,20 @@ func (s *syncer) Replace(services []*model.Service) error {
 func (s *syncer) Upsert(svc *model.Service) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.upsert(svc)
+	if err := s.upsert(svc); err != nil {
+		return errors.Join(err, s.adopt())
+	}
+	return nil
 }
 
 // Delete removes a service's frontends.
 func (s *syncer) Delete(name model.ServiceName) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.remove(name)
+	if err := s.remove(name); err != nil {
+		return errors.Join(err, s.adopt())
+	}
+	return nil
 }
 
 func (s *syncer) upsert(svc *model.Service) error {
@@ -174,12 +256,17 @@ func (s *syncer) upsert(svc *model.Service) error {
 		fk := frontendKey{netip.AddrPortFrom(p.Frontend.IP, p.Frontend.Port), proto}
 		keys = append(keys, fk)
 		want[fk] = true
+		// A cluster IP moves between services only through a delete and a
+		// create, whose events may arrive in either order: the newest writer
+		// owns the frontend.
+		s.ownerOf[fk] = svc.Name
 		if err := s.writeFrontend(fk, p.Backends, uint32(svc.AffinityTimeout.Seconds())); err != nil {
 			return fmt.Errorf("service %s: %w", svc.Name, err)
 		}
 	}
 	for _, fk := range s.owners[svc.Name] {
-		if !want[fk] {
+		if !want[fk] && s.ownerOf[fk] == svc.Name {
+			delete(s.ownerOf, fk)
 			if err := s.deleteFrontend(fk); err != nil {
 				return fmt.Errorf("service %s: %w", svc.Name, err)
 			}
@@ -201,6 +288,10 @@ func (s *syncer) upsert(svc *model.Service) error {
 
 func (s *syncer) remove(name model.ServiceName) error {
 	for _, fk := range s.owners[name] {
+		if s.ownerOf[fk] != name {
+			continue
+		}
+		delete(s.ownerOf, fk)
 		if err := s.deleteFrontend(fk); err != nil {
 			return fmt.Errorf("service %s: %w", name, err)
 		}
@@ -241,17 +332,17 @@ func (s *syncer) writeFrontend(fk frontendKey, backends []model.Backend, affinit
 		if exists && i < len(old.backends) && old.backends[i] == id {
 			continue
 		}
-		if err := s.m.UpdateSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1)), lbmap.ServiceValue{BackendID: id, ServiceID: fs.svcID}); err != nil {
+		if err := s.putSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1)), lbmap.ServiceValue{BackendID: id, ServiceID: fs.svcID}); err != nil {
 			return err
 		}
 	}
-	if err := s.m.UpdateSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0), lbmap.ServiceValue{Count: uint32(len(ids)), ServiceID: fs.svcID, AffinityTimeout: affinity}); err != nil {
+	if err := s.putSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0), lbmap.ServiceValue{Count: uint32(len(ids)), ServiceID: fs.svcID, AffinityTimeout: affinity}); err != nil {
 		return err
 	}
 	s.frontends[fk] = fs
 	if exists {
 		for i := len(ids); i < len(old.backends); i++ {
-			if err := s.m.DeleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1))); err != nil {
+			if err := s.deleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1))); err != nil {
 				return err
 			}
 		}
@@ -265,11 +356,11 @@ func (s *syncer) deleteFrontend(fk frontendKey) error {
 	if !ok {
 		return nil
 	}
-	if err := s.m.DeleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0)); err != nil {
+	if err := s.deleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0)); err != nil {
 		return err
 	}
 	for i := range fs.backends {
-		if err := s.m.DeleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1))); err != nil {
+		if err := s.deleteSlot(lbmap.NewServiceKey(fk.addr, fk.proto, uint16(i+1))); err != nil {
 			return err
 		}
 	}
@@ -298,7 +389,7 @@ func (s *syncer) acquireBackend(k backendKey) (uint32, error) {
 			id++
 		}
 		s.nextBE = id + 1
-		if err := s.m.UpdateBackend(id, lbmap.NewBackend(k.addr, k.proto)); err != nil {
+		if err := s.putBackend(id, lbmap.NewBackend(k.addr, k.proto)); err != nil {
 			return 0, err
 		}
 		s.backends[k], s.backendOf[id] = id, k
@@ -310,7 +401,7 @@ func (s *syncer) acquireBackend(k backendKey) (uint32, error) {
 // releaseBackend deletes a backend no frontend uses; affinity entries that
 // still name it then fall back to a fresh choice in the programs.
 func (s *syncer) releaseBackend(id uint32) error {
-	if err := s.m.DeleteBackend(id); err != nil {
+	if err := s.deleteBackend(id); err != nil {
 		return err
 	}
 	delete(s.backends, s.backendOf[id])

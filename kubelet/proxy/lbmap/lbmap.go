@@ -143,3 +143,90 @@ func (m *Maps) AllBackends() (map[uint32]Backend, error) {
 	}
 	return out, nil
 }
+
+// Batch collects writes to apply with few system calls, in an order that
+// keeps the maps valid for the programs at every step: new backends, then
+// backend slots, then frontend counts, then removals.
+type Batch struct {
+	backendIDs   []uint32
+	backends     []Backend
+	slotKeys     []ServiceKey
+	slotValues   []ServiceValue
+	countKeys    []ServiceKey
+	countValues  []ServiceValue
+	delCounts    []ServiceKey
+	delSlots     []ServiceKey
+	delBackendID []uint32
+}
+
+// PutBackend queues a backend write.
+func (b *Batch) PutBackend(id uint32, be Backend) {
+	b.backendIDs, b.backends = append(b.backendIDs, id), append(b.backends, be)
+}
+
+// PutSlot queues a slot write.
+func (b *Batch) PutSlot(k ServiceKey, v ServiceValue) {
+	if k.Slot == 0 {
+		b.countKeys, b.countValues = append(b.countKeys, k), append(b.countValues, v)
+		return
+	}
+	b.slotKeys, b.slotValues = append(b.slotKeys, k), append(b.slotValues, v)
+}
+
+// DeleteSlot queues a slot removal.
+func (b *Batch) DeleteSlot(k ServiceKey) {
+	if k.Slot == 0 {
+		b.delCounts = append(b.delCounts, k)
+		return
+	}
+	b.delSlots = append(b.delSlots, k)
+}
+
+// DeleteBackend queues a backend removal.
+func (b *Batch) DeleteBackend(id uint32) { b.delBackendID = append(b.delBackendID, id) }
+
+// Apply writes the batch.
+func (m *Maps) Apply(b *Batch) error {
+	if err := batchPut(m.Backends, b.backendIDs, b.backends); err != nil {
+		return fmt.Errorf("writing backends: %w", err)
+	}
+	if err := batchPut(m.Services, b.slotKeys, b.slotValues); err != nil {
+		return fmt.Errorf("writing frontend slots: %w", err)
+	}
+	if err := batchPut(m.Services, b.countKeys, b.countValues); err != nil {
+		return fmt.Errorf("writing frontends: %w", err)
+	}
+	for _, k := range append(b.delCounts, b.delSlots...) {
+		if err := m.DeleteSlot(k); err != nil {
+			return err
+		}
+	}
+	for _, id := range b.delBackendID {
+		if err := m.DeleteBackend(id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// batchPut writes keys and values in chunks, falling back to one write per
+// entry on kernels without batch operations.
+func batchPut[K, V any](m *ebpf.Map, keys []K, values []V) error {
+	const chunk = 8192
+	for i := 0; i < len(keys); i += chunk {
+		j := min(i+chunk, len(keys))
+		_, err := m.BatchUpdate(keys[i:j], values[i:j], nil)
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			for k := i; k < j; k++ {
+				if err := m.Put(keys[k], values[k]); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
