@@ -152,3 +152,28 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// TestSyncerOwnership: a cluster IP handed from a deleted Service to a new
+// one survives the old Service's delete event arriving last.
+func TestSyncerOwnership(t *testing.T) {
+	requireRoot(t)
+	pin := testBPFFS(t)
+	t.Cleanup(func() { _ = bpf.Unpin(pin) })
+	dp, s := loadDatapath(t, pin)
+	defer dp.Close()
+	must(t, s.Upsert(svcModel("old", "10.127.0.30", 80, 0, model.TCP, 8080, "10.244.0.2")))
+	must(t, s.Upsert(svcModel("new", "10.127.0.30", 80, 0, model.TCP, 8080, "10.244.0.3", "10.244.0.4")))
+	must(t, s.Delete(model.ServiceName{Namespace: "default", Name: "old"}))
+	slots, err := s.m.Slots()
+	must(t, err)
+	bes, err := s.m.AllBackends()
+	must(t, err)
+	if len(slots) != 3 || len(bes) != 2 {
+		t.Errorf("maps hold %d slots and %d backends, want the new service's 3 and 2", len(slots), len(bes))
+	}
+	for k, v := range slots {
+		if k.Slot == 0 && v.Count != 2 {
+			t.Errorf("frontend count %d, want 2", v.Count)
+		}
+	}
+}

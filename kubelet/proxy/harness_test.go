@@ -27,6 +27,9 @@ import (
 const clientEnv = "KUBESEED_PROXY_TEST_CLIENT"
 
 func TestMain(m *testing.M) {
+	if os.Getenv(prereqEnv) != "" {
+		runUnprivileged()
+	}
 	if mode := os.Getenv(clientEnv); mode != "" {
 		os.Exit(runClient(mode, os.Args[len(os.Args)-2], os.Args[len(os.Args)-1]))
 	}

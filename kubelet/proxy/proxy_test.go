@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"os/exec"
 	"strings"
 	"testing"
@@ -93,6 +94,8 @@ func TestProxy(t *testing.T) {
 	webPort := backendsIn(t, ns, ips[0], ips[1])
 	altPort := backendsIn(t, ns, ips[2])
 	b2, b3, b4, b5 := ips[0], ips[1], ips[2], ips[3]
+	// The node's DNS listener, where kube-dns leads on this node.
+	cfg.NodeLocalDNS = netip.AddrPortFrom(netip.MustParseAddr(b3), webPort)
 
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
@@ -117,6 +120,20 @@ func TestProxy(t *testing.T) {
 		if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx, s, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	kubeDNS := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns"},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: "10.127.0.10",
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
 	}
 
 	run := func() (context.CancelFunc, chan error) {
@@ -147,6 +164,12 @@ func TestProxy(t *testing.T) {
 	}
 	if got := tally(t, request(t, cg, "udp", "10.127.0.50:53", 5), "10.127.0.50:53"); got[b2] != 5 {
 		t.Errorf("UDP reached %v, want %s", got, b2)
+	}
+
+	for _, mode := range []string{"udp", "tcp"} {
+		if got := tally(t, request(t, cg, mode, "10.127.0.10:53", 3), "10.127.0.10:53"); got[b3] != 3 {
+			t.Errorf("kube-dns over %s reached %v, want the node-local listener %s", mode, got, b3)
+		}
 	}
 
 	// Endpoints going away apply without a restart.
