@@ -16,7 +16,7 @@ import (
 
 // fakeUpstream is a resolver on loopback (UDP and TCP) that answers every A question with
 // 203.0.113.7 (a documentation address: it is only data here).
-func fakeUpstream(t *testing.T) string {
+func fakeUpstream(t testing.TB) string {
 	t.Helper()
 	pc, l, err := listen("127.0.0.1:0")
 	if err != nil {
@@ -35,7 +35,7 @@ func fakeUpstream(t *testing.T) string {
 	return pc.LocalAddr().String()
 }
 
-func startServer(t *testing.T, objs ...runtime.Object) (*fake.Clientset, string) {
+func startServer(t testing.TB, objs ...runtime.Object) (*fake.Clientset, string) {
 	t.Helper()
 	client := fake.NewClientset(objs...)
 	s, err := New(Config{Client: client, ListenAddr: "127.0.0.1:0", Upstreams: []string{fakeUpstream(t)}})

@@ -3,6 +3,7 @@ package proxy
 import (
 	"net/netip"
 	"os"
+	"strconv"
 	"testing"
 
 	"github.com/kubeseed/kubeseed/kubelet/proxy/bpf"
@@ -92,4 +93,53 @@ func BenchmarkOneChange(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVIPOverhead compares connect+request+reply through a service
+// address with the same to the backend directly, in one run (goal: < 2%
+// overhead). Clients run in the test cgroup; the ratio is reported as
+// vip/direct.
+func BenchmarkVIPOverhead(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root: loads BPF programs")
+	}
+	pin := testBPFFS(b)
+	cg := testCgroup(b)
+	b.Cleanup(func() { _ = bpf.Unpin(pin) })
+	port := backends(b, "127.0.0.2")
+	dp, err := bpf.Load(pin)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer dp.Close()
+	s, err := newSyncer(mapsOf(dp))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Replace([]*model.Service{svcModel("echo", "10.127.0.40", 80, 0, model.TCP, port, "127.0.0.2")}); err != nil {
+		b.Fatal(err)
+	}
+	if err := dp.Attach(cg); err != nil {
+		b.Fatal(err)
+	}
+	direct := netip.AddrPortFrom(netip.MustParseAddr("127.0.0.2"), port).String()
+	var vipNs, directNs float64
+	for b.Loop() {
+		// Alternate so that both see the same machine load.
+		for range 5 {
+			vipNs += parseNs(b, request(b, cg, "latency", "10.127.0.40:80", 500))
+			directNs += parseNs(b, request(b, cg, "latency", direct, 500))
+		}
+	}
+	b.ReportMetric(vipNs/float64(5*b.N), "vip-ns/req")
+	b.ReportMetric(directNs/float64(5*b.N), "direct-ns/req")
+	b.ReportMetric(vipNs/directNs, "vip/direct")
+}
+
+func parseNs(b *testing.B, lines []string) float64 {
+	v, err := strconv.ParseFloat(lines[0], 64)
+	if err != nil {
+		b.Fatalf("client: %q", lines)
+	}
+	return v
 }

@@ -79,6 +79,15 @@ func runClient(mode, addr string, count string) int {
 			fmt.Println(udpRequest(c, netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port()).String()))
 			c.Close()
 		}
+	case "latency": // mean connect+request+reply time over n connections
+		start := time.Now()
+		for range n {
+			if r := tcpRequest("tcp4", addr); strings.HasPrefix(r, "error") {
+				fmt.Println(r)
+				return 1
+			}
+		}
+		fmt.Println(time.Since(start).Nanoseconds() / int64(n))
 	default:
 		fmt.Println("error unknown mode", mode)
 		return 2
@@ -174,7 +183,7 @@ func testBPFFS(t testing.TB) string {
 }
 
 // testCgroup creates an empty child cgroup2 directory for the test's clients.
-func testCgroup(t *testing.T) string {
+func testCgroup(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(DefaultCgroupPath, "kubeseed-proxy-test-"+randomSuffix())
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -195,7 +204,7 @@ func testCgroup(t *testing.T) string {
 }
 
 // request runs one client process inside cgroup and returns its output lines.
-func request(t *testing.T, cgroup, mode, addr string, n int) []string {
+func request(t testing.TB, cgroup, mode, addr string, n int) []string {
 	t.Helper()
 	f, err := os.Open(cgroup)
 	if err != nil {
@@ -220,14 +229,14 @@ func request(t *testing.T, cgroup, mode, addr string, n int) []string {
 
 // backends starts a TCP and a UDP server on each address that answer with
 // their own name, and returns the port they share.
-func backends(t *testing.T, ips ...string) uint16 {
+func backends(t testing.TB, ips ...string) uint16 {
 	t.Helper()
 	return backendsIn(t, "", ips...)
 }
 
 // backendsIn is backends with the servers' sockets in the network namespace
 // at netnsPath ("" for the test's own).
-func backendsIn(t *testing.T, netnsPath string, ips ...string) uint16 {
+func backendsIn(t testing.TB, netnsPath string, ips ...string) uint16 {
 	t.Helper()
 	if netnsPath != "" {
 		restore := enterNetns(t, netnsPath)
@@ -315,7 +324,7 @@ func tally(t *testing.T, lines []string, peer string) map[string]int {
 
 // enterNetns moves the calling goroutine's thread into a network namespace;
 // sockets created before restore is called belong to it for their lifetime.
-func enterNetns(t *testing.T, path string) (restore func()) {
+func enterNetns(t testing.TB, path string) (restore func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	self, err := os.Open("/proc/thread-self/ns/net")
