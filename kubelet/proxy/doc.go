@@ -1,0 +1,18 @@
+// Package proxy is kubeseed's service proxy: it routes connections to a
+// Service's cluster IP to the Service's ready endpoints without iptables, with
+// cgroup socket programs (package bpf) that rewrite the destination when a
+// socket connects or sends. It watches Services and EndpointSlices, turns them
+// into the service model (package model) and writes that into the BPF maps
+// (package lbmap).
+//
+// Programs, links and maps are pinned under Config.PinPath so routing survives
+// a restart of the node agent; a new Proxy on the same pin directory adopts and
+// reconciles them. When Run returns they stay pinned unless
+// Config.CleanupOnExit is set; Cleanup removes them and the service CIDR route.
+//
+// A connection to a frontend without backends fails at once with ECONNREFUSED
+// (the program rejects connect or sendmsg and sets that error), as a client of
+// kube-proxy's REJECT rule sees. A port of a cluster IP that is no Service
+// port meets the blackhole route for the service CIDR, which the proxy
+// installs before anything else so that VIP traffic never leaves the node.
+package proxy

@@ -1,0 +1,214 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubeseed/kubeseed/test/testenv"
+)
+
+const testServiceCIDR = "10.127.0.0/16"
+
+// startAPIServer starts upstream kube-apiserver with the test's service CIDR.
+func startAPIServer(t *testing.T) kubernetes.Interface {
+	t.Helper()
+	env, err := testenv.Upstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.ControlPlane.GetAPIServer().Configure().Set("service-cluster-ip-range", testServiceCIDR)
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := env.Stop(); err != nil {
+			t.Errorf("stopping envtest: %v", err)
+		}
+	})
+	return kubernetes.NewForConfigOrDie(cfg)
+}
+
+func endpointSlice(name, service string, portName string, port int32, proto corev1.Protocol, ready bool, ips ...string) *discoveryv1.EndpointSlice {
+	s := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: name, Labels: map[string]string{discoveryv1.LabelServiceName: service}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(port), Protocol: ptr.To(proto)}},
+	}
+	for _, ip := range ips {
+		s.Endpoints = append(s.Endpoints, discoveryv1.Endpoint{
+			Addresses:  []string{ip},
+			Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(ready)},
+			NodeName:   ptr.To("node-a"),
+		})
+	}
+	return s
+}
+
+// eventually retries check until it returns nil or 10 s pass.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestProxy runs the Proxy against upstream kube-apiserver: Services and
+// EndpointSlices written through the API route real connections from the
+// test cgroup, changes apply, and a restarted Proxy keeps routing.
+func TestProxy(t *testing.T) {
+	requireRoot(t)
+	client := startAPIServer(t)
+	pin := testBPFFS(t)
+	cg := testCgroup(t)
+	cfg := Config{Client: client, NodeName: "node-a", ServiceCIDR: testServiceCIDR, CgroupPath: cg, PinPath: pin}
+	t.Cleanup(func() {
+		if err := Cleanup(cfg); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	ctx := context.Background()
+	// Endpoint addresses may not be loopback: the backends live in a
+	// network namespace of their own, as pods do.
+	ns, ips := testNetns(t, 2, 3, 4, 5)
+	webPort := backendsIn(t, ns, ips[0], ips[1])
+	altPort := backendsIn(t, ns, ips[2])
+	b2, b3, b4, b5 := ips[0], ips[1], ips[2], ips[3]
+	// The node's DNS listener, where kube-dns leads on this node.
+	cfg.NodeLocalDNS = netip.AddrPortFrom(netip.MustParseAddr(b3), webPort)
+
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: "10.127.0.50",
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, TargetPort: intstr.FromString("web")},
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, TargetPort: intstr.FromString("web")},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []*discoveryv1.EndpointSlice{
+		// The named target port resolves to a different number per slice.
+		endpointSlice("echo-a", "echo", "http", int32(webPort), corev1.ProtocolTCP, true, b2, b3),
+		endpointSlice("echo-b", "echo", "http", int32(altPort), corev1.ProtocolTCP, true, b4),
+		endpointSlice("echo-c", "echo", "http", int32(webPort), corev1.ProtocolTCP, false, b5),
+		endpointSlice("echo-udp", "echo", "dns", int32(webPort), corev1.ProtocolUDP, true, b2),
+	} {
+		if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx, s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	kubeDNS := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "kube-system", Name: "kube-dns"},
+		Spec: corev1.ServiceSpec{
+			ClusterIP: "10.127.0.10",
+			Ports: []corev1.ServicePort{
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP},
+				{Name: "dns-tcp", Port: 53, Protocol: corev1.ProtocolTCP},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Services("kube-system").Create(ctx, kubeDNS, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	run := func() (context.CancelFunc, chan error) {
+		p, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- p.Run(rctx) }()
+		select {
+		case <-p.Ready():
+		case err := <-done:
+			t.Fatalf("proxy stopped: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("proxy not ready after 30 s")
+		}
+		return cancel, done
+	}
+	cancel, done := run()
+
+	if route, err := exec.Command("ip", "route", "show", testServiceCIDR).Output(); err != nil || !strings.Contains(string(route), "blackhole") {
+		t.Errorf("no blackhole route for the service CIDR: %q %v", route, err)
+	}
+	got := tally(t, request(t, cg, "tcp", "10.127.0.50:80", 40), "10.127.0.50:80")
+	if got[b5] > 0 || len(got) != 3 {
+		t.Errorf("connections reached %v: want the three ready endpoints across both slices", got)
+	}
+	if got := tally(t, request(t, cg, "udp", "10.127.0.50:53", 5), "10.127.0.50:53"); got[b2] != 5 {
+		t.Errorf("UDP reached %v, want %s", got, b2)
+	}
+
+	for _, mode := range []string{"udp", "tcp"} {
+		if got := tally(t, request(t, cg, mode, "10.127.0.10:53", 3), "10.127.0.10:53"); got[b3] != 3 {
+			t.Errorf("kube-dns over %s reached %v, want the node-local listener %s", mode, got, b3)
+		}
+	}
+
+	// Endpoints going away apply without a restart.
+	if err := client.DiscoveryV1().EndpointSlices("default").Delete(ctx, "echo-a", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "after deleting a slice", func() error {
+		got := tally(t, request(t, cg, "tcp", "10.127.0.50:80", 10), "10.127.0.50:80")
+		if got[b4] != 10 {
+			return errors.New("connections still reach removed endpoints")
+		}
+		return nil
+	})
+
+	// A Service without endpoints refuses at once.
+	empty := svc.DeepCopy()
+	empty.Name, empty.Spec.ClusterIP, empty.ResourceVersion = "empty", "10.127.0.51", ""
+	if _, err := client.CoreV1().Services("default").Create(ctx, empty, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "service without endpoints", func() error {
+		if l := request(t, cg, "tcp", "10.127.0.51:80", 1)[0]; !strings.Contains(l, "connection refused") {
+			return errors.New(l)
+		}
+		return nil
+	})
+
+	// The agent stops: routing stays; a new agent adopts the pins.
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("proxy Run: %v", err)
+	}
+	tally(t, request(t, cg, "tcp", "10.127.0.50:80", 3), "10.127.0.50:80")
+	cancel, done = run()
+	if got := tally(t, request(t, cg, "tcp", "10.127.0.50:80", 5), "10.127.0.50:80"); got[b4] != 5 {
+		t.Errorf("after restart connections reached %v", got)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("proxy Run: %v", err)
+	}
+}
