@@ -24,7 +24,10 @@ import (
 // The root-only tests run their clients as child processes (this test binary
 // re-executed) born into a cgroup2 directory the test creates, so that only
 // they, and nothing else on the machine, pass through the programs.
-const clientEnv = "KUBESEED_PROXY_TEST_CLIENT"
+const (
+	clientEnv      = "KUBESEED_PROXY_TEST_CLIENT"
+	clientNetnsEnv = "KUBESEED_PROXY_TEST_CLIENT_NETNS"
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv(prereqEnv) != "" {
@@ -40,6 +43,18 @@ func TestMain(m *testing.M) {
 // "<reply> <peer address>" or "error <message>".
 func runClient(mode, addr string, count string) int {
 	n, _ := strconv.Atoi(count)
+	if path := os.Getenv(clientNetnsEnv); path != "" {
+		// Every socket below is made on this thread, inside the namespace.
+		runtime.LockOSThread()
+		f, err := os.Open(path)
+		if err == nil {
+			err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
+		}
+		if err != nil {
+			fmt.Println("error entering netns:", err)
+			return 1
+		}
+	}
 	switch mode {
 	case "tcp":
 		for range n {
@@ -206,16 +221,25 @@ func testCgroup(t testing.TB) string {
 // request runs one client process inside cgroup and returns its output lines.
 func request(t testing.TB, cgroup, mode, addr string, n int) []string {
 	t.Helper()
-	f, err := os.Open(cgroup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	return requestFrom(t, cgroup, "", mode, addr, n)
+}
+
+// requestFrom runs a client in cgroup (none: "") from the network namespace
+// at netnsPath (the test's own: "").
+func requestFrom(t testing.TB, cgroup, netnsPath, mode, addr string, n int) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", mode, addr, strconv.Itoa(n))
-	cmd.Env = append(os.Environ(), clientEnv+"="+mode)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	cmd.Env = append(os.Environ(), clientEnv+"="+mode, clientNetnsEnv+"="+netnsPath)
+	if cgroup != "" {
+		f, err := os.Open(cgroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError

@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -54,6 +54,9 @@ type Config struct {
 	// CleanupOnExit removes pins, links and the route when Run returns. By
 	// default they stay, so Services keep routing while the agent restarts.
 	CleanupOnExit bool
+	// NodeIPs are the node's addresses NodePort Services answer on; empty
+	// means every IPv4 address of the node's interfaces at start.
+	NodeIPs []netip.Addr
 	// NodeLocalDNS, when valid, is where the kube-system/kube-dns Service's
 	// ports lead on this node (the node's DNS listener), whatever its
 	// endpoints say, so each node's pods ask their own node.
@@ -79,8 +82,8 @@ type Proxy struct {
 	client kubernetes.Interface
 	ready  chan struct{}
 
-	mu     sync.Mutex
-	syncer *syncer
+	syncer    *syncer
+	nodePorts *nodePorts
 }
 
 // New validates cfg and returns a Proxy; Run starts it.
@@ -132,13 +135,19 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 			err = errors.Join(err, Cleanup(p.cfg))
 		}
 	}()
-	s, err := newSyncer(mapsOf(dp))
+	nodeIPs := p.cfg.NodeIPs
+	if len(nodeIPs) == 0 {
+		if nodeIPs, err = interfaceAddrs(); err != nil {
+			return err
+		}
+	}
+	s, err := newSyncer(mapsOf(dp), nodeIPs...)
 	if err != nil {
 		return fmt.Errorf("adopting pinned service maps: %w", err)
 	}
-	p.mu.Lock()
 	p.syncer = s
-	p.mu.Unlock()
+	p.nodePorts = newNodePorts(log, p.cfg.NodeIPs)
+	defer p.nodePorts.Close()
 
 	factory := informers.NewSharedInformerFactory(p.client, 0)
 	svcInformer := factory.Core().V1().Services()
@@ -195,6 +204,7 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	for _, svc := range all {
 		if m := p.translate(svc, sliceIndexer); m != nil {
 			desired = append(desired, m)
+			p.nodePorts.Set(m.Name, m)
 		}
 	}
 	if err := s.Replace(desired); err != nil {
@@ -272,9 +282,12 @@ func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimiti
 	svc, err := svcs.Services(key.Namespace).Get(key.Name)
 	switch {
 	case apierrors.IsNotFound(err):
+		p.nodePorts.Set(name, nil)
 		err = p.syncer.Delete(name)
 	case err == nil:
-		if m := p.translate(svc, slices); m != nil {
+		m := p.translate(svc, slices)
+		p.nodePorts.Set(name, m)
+		if m != nil {
 			err = p.syncer.Upsert(m)
 		} else {
 			err = p.syncer.Delete(name)
@@ -287,6 +300,23 @@ func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimiti
 	}
 	queue.Forget(key)
 	return true
+}
+
+// interfaceAddrs returns the node's IPv4 addresses except loopback ones.
+func interfaceAddrs() ([]netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("listing node addresses for NodePorts: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
 }
 
 // Cleanup removes what a Proxy with cfg leaves behind: the pinned links (which

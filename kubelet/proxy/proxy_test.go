@@ -3,8 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +96,8 @@ func TestProxy(t *testing.T) {
 	webPort := backendsIn(t, ns, ips[0], ips[1])
 	altPort := backendsIn(t, ns, ips[2])
 	b2, b3, b4, b5 := ips[0], ips[1], ips[2], ips[3]
+	hostIP := b2[:strings.LastIndex(b2, ".")] + ".1" // the host side of the veth pair
+	cfg.NodeIPs = []netip.Addr{netip.MustParseAddr(hostIP)}
 	// The node's DNS listener, where kube-dns leads on this node.
 	cfg.NodeLocalDNS = netip.AddrPortFrom(netip.MustParseAddr(b3), webPort)
 
@@ -136,6 +140,23 @@ func TestProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	nodePort := int32(31000 + int(randUint16()%700))
+	np := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "np"},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeNodePort,
+			ClusterIP: "10.127.0.60",
+			Ports:     []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: nodePort}},
+		},
+	}
+	if _, err := client.CoreV1().Services("default").Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx,
+		endpointSlice("np-a", "np", "http", int32(webPort), corev1.ProtocolTCP, true, b2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	run := func() (context.CancelFunc, chan error) {
 		p, err := New(cfg)
 		if err != nil {
@@ -170,6 +191,24 @@ func TestProxy(t *testing.T) {
 		if got := tally(t, request(t, cg, mode, "10.127.0.10:53", 3), "10.127.0.10:53"); got[b3] != 3 {
 			t.Errorf("kube-dns over %s reached %v, want the node-local listener %s", mode, got, b3)
 		}
+	}
+
+	// NodePort: from the node at 127.0.0.1 and at its address (through the
+	// programs), and from another network namespace (through the listener).
+	for _, addr := range []string{"127.0.0.1", hostIP} {
+		front := net.JoinHostPort(addr, strconv.Itoa(int(nodePort)))
+		if got := tally(t, request(t, cg, "tcp", front, 3), front); got[b2] != 3 {
+			t.Errorf("NodePort %s from the node reached %v, want %s", front, got, b2)
+		}
+	}
+	// Inside a pod, 127.0.0.1 is the pod itself: no NodePort there.
+	local := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(nodePort)))
+	if l := requestFrom(t, cg, ns, "tcp", local, 1)[0]; !strings.Contains(l, "connection refused") {
+		t.Errorf("127.0.0.1:<nodePort> inside a pod's netns: got %q, want the pod's own closed port", l)
+	}
+	front := net.JoinHostPort(hostIP, strconv.Itoa(int(nodePort)))
+	if got := tally(t, requestFrom(t, "", ns, "tcp", front, 3), front); got[b2] != 3 {
+		t.Errorf("NodePort %s from another netns reached %v, want %s", front, got, b2)
 	}
 
 	// Endpoints going away apply without a restart.

@@ -6,8 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
+	"unsafe"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // hooks pairs each program with the cgroup hook it serves.
@@ -45,6 +48,7 @@ type Datapath struct {
 // Load loads the programs and opens the maps pinned in pinDir, creating and
 // pinning the maps that are missing. Maps whose layout changed (an upgrade)
 // are replaced, which drops their contents; the syncer then rewrites them.
+// The caller's network namespace is taken as the node's.
 func Load(pinDir string) (*Datapath, error) {
 	if err := os.MkdirAll(pinDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pin directory: %w", err)
@@ -70,8 +74,15 @@ func (d *Datapath) load() error {
 	if err != nil {
 		return err
 	}
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinByName
+	for _, name := range mapNames() {
+		spec.Maps[name].Pinning = ebpf.PinByName
+	}
+	cookie, err := netnsCookie()
+	if err != nil {
+		return err
+	}
+	if err := spec.Variables["host_netns_cookie"].Set(cookie); err != nil {
+		return fmt.Errorf("setting the host network namespace cookie: %w", err)
 	}
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: d.pinDir}}
 	if err := spec.LoadAndAssign(&d.LbObjects, opts); err != nil {
@@ -145,4 +156,21 @@ func Unpin(pinDir string) error {
 		return fmt.Errorf("removing pins in %s: %w", pinDir, err)
 	}
 	return nil
+}
+
+// netnsCookie returns the cookie of the caller's network namespace, the value
+// bpf_get_netns_cookie returns for its sockets.
+func netnsCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("reading the network namespace cookie: %w", err)
+	}
+	defer unix.Close(fd)
+	var cookie uint64
+	size := uint32(unsafe.Sizeof(cookie))
+	if _, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+		uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0); errno != 0 {
+		return 0, fmt.Errorf("reading the network namespace cookie: %w", errno)
+	}
+	return cookie, nil
 }

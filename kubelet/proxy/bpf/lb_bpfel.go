@@ -29,6 +29,7 @@ const (
 	LbProgKubeseedRecvmsg6     = "kubeseed_recvmsg6"
 	LbProgKubeseedSendmsg4     = "kubeseed_sendmsg4"
 	LbProgKubeseedSendmsg6     = "kubeseed_sendmsg6"
+	LbVarHostNetnsCookie       = "host_netns_cookie"
 )
 
 // LoadLb returns the embedded CollectionSpec for Lb.
@@ -98,6 +99,7 @@ type LbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type LbVariableSpecs struct {
+	HostNetnsCookie *ebpf.VariableSpec `ebpf:"host_netns_cookie"`
 }
 
 // LbObjects contains all objects after they have been loaded into the kernel.
@@ -141,6 +143,7 @@ func (m *LbMaps) Close() error {
 //
 // It can be passed to LoadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LbVariables struct {
+	HostNetnsCookie *ebpf.Variable `ebpf:"host_netns_cookie"`
 }
 
 // LbPrograms contains all programs after they have been loaded into the kernel.
