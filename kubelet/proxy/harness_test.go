@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
@@ -94,6 +95,8 @@ func runClient(mode, addr string, count string) int {
 			fmt.Println(udpRequest(c, netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port()).String()))
 			c.Close()
 		}
+	case "dns-udp", "dns-tcp": // ask addr for echo.default.svc.cluster.local
+		fmt.Println(dnsRequest(strings.TrimPrefix(mode, "dns-"), addr))
 	case "latency": // mean connect+request+reply time over n connections
 		start := time.Now()
 		for range n {
@@ -405,4 +408,26 @@ func testNetns(t *testing.T, hosts ...int) (string, []string) {
 	ip("-n", name, "link", "set", "eth0", "up")
 	ip("-n", name, "link", "set", "lo", "up")
 	return "/run/netns/" + name, addrs
+}
+
+// dnsRequest resolves echo.default.svc.cluster.local at addr and prints the
+// answer and where it came from.
+func dnsRequest(network, addr string) string {
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	conn, err := c.Dial(addr)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion("echo.default.svc.cluster.local.", dns.TypeA)
+	resp, _, err := c.ExchangeWithConn(m, conn)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	if len(resp.Answer) != 1 {
+		return fmt.Sprintf("error answer %v", resp.Answer)
+	}
+	a := strings.Fields(resp.Answer[0].String())
+	return fmt.Sprintf("%s %s %s from %s", a[0], a[3], a[4], conn.RemoteAddr())
 }

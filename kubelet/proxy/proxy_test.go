@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	clusterdns "github.com/kubeseed/kubeseed/kubelet/dns"
 	"github.com/kubeseed/kubeseed/test/testenv"
 )
 
@@ -99,7 +100,27 @@ func TestProxy(t *testing.T) {
 	hostIP := b2[:strings.LastIndex(b2, ".")] + ".1" // the host side of the veth pair
 	cfg.NodeIPs = []netip.Addr{netip.MustParseAddr(hostIP)}
 	// The node's DNS listener, where kube-dns leads on this node.
-	cfg.NodeLocalDNS = netip.AddrPortFrom(netip.MustParseAddr(b3), webPort)
+	// The node's cluster DNS listens on the node's address; the kube-dns
+	// Service leads there.
+	dnsServer, err := clusterdns.New(clusterdns.Config{Client: client, ListenAddr: hostIP + ":0", Upstreams: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsCtx, stopDNS := context.WithCancel(ctx)
+	dnsDone := make(chan error, 1)
+	go func() { dnsDone <- dnsServer.Run(dnsCtx) }()
+	t.Cleanup(func() {
+		stopDNS()
+		if err := <-dnsDone; err != nil {
+			t.Errorf("DNS server: %v", err)
+		}
+	})
+	select {
+	case <-dnsServer.Ready():
+	case err := <-dnsDone:
+		t.Fatalf("DNS server: %v", err)
+	}
+	cfg.NodeLocalDNS = netip.MustParseAddrPort(dnsServer.Addr())
 
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
@@ -187,9 +208,12 @@ func TestProxy(t *testing.T) {
 		t.Errorf("UDP reached %v, want %s", got, b2)
 	}
 
-	for _, mode := range []string{"udp", "tcp"} {
-		if got := tally(t, request(t, cg, mode, "10.127.0.10:53", 3), "10.127.0.10:53"); got[b3] != 3 {
-			t.Errorf("kube-dns over %s reached %v, want the node-local listener %s", mode, got, b3)
+	// A pod's resolver asks the kube-dns Service address and gets its answer
+	// from the node's DNS server, from the Service address.
+	for _, mode := range []string{"dns-udp", "dns-tcp"} {
+		got := request(t, cg, mode, "10.127.0.10:53", 1)[0]
+		if want := "echo.default.svc.cluster.local. A 10.127.0.50 from 10.127.0.10:53"; got != want {
+			t.Errorf("%s: got %q, want %q", mode, got, want)
 		}
 	}
 
