@@ -5,9 +5,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,6 +220,27 @@ func TestProxy(t *testing.T) {
 		}
 	}
 
+	// The three names the seeds use resolve from a pod through glibc's
+	// resolver, with the resolv.conf a pod gets (`ip netns exec` mounts it).
+	etc := filepath.Join("/etc/netns", filepath.Base(ns))
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(etc)
+		os.Remove(filepath.Dir(etc)) // only when no one else uses it
+	})
+	conf := clusterdns.PodResolvConf("default", "cluster.local", []string{"10.127.0.10"}, nil)
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"echo", "echo.default", "echo.default.svc.cluster.local"} {
+		out, err := inCgroup(t, cg, "ip", "netns", "exec", filepath.Base(ns), "getent", "ahostsv4", name)
+		if err != nil || !strings.HasPrefix(out, "10.127.0.50 ") {
+			t.Errorf("getent ahostsv4 %s in a pod: %q %v", name, out, err)
+		}
+	}
+
 	// NodePort: from the node at 127.0.0.1 and at its address (through the
 	// programs), and from another network namespace (through the listener).
 	for _, addr := range []string{"127.0.0.1", hostIP} {
@@ -274,4 +298,20 @@ func TestProxy(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("proxy Run: %v", err)
 	}
+}
+
+// inCgroup runs a command inside cgroup and returns its output.
+func inCgroup(t *testing.T, cgroup string, name string, args ...string) (string, error) {
+	t.Helper()
+	f, err := os.Open(cgroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
