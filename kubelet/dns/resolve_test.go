@@ -170,3 +170,52 @@ func TestInZone(t *testing.T) {
 		}
 	}
 }
+
+func (o *staticObjects) ServicesByIP(ip string) []*corev1.Service {
+	var out []*corev1.Service
+	for _, s := range o.services {
+		if slices.Contains(s.Spec.ClusterIPs, ip) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (o *staticObjects) EndpointSlicesByIP(ip string) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, s := range o.slices {
+		for _, ep := range s.Endpoints {
+			if slices.Contains(ep.Addresses, ip) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestResolveReverse(t *testing.T) {
+	tests := []struct {
+		name   string
+		ok     bool
+		answer []string
+	}{
+		{"20.0.96.10.in-addr.arpa.", true, []string{"20.0.96.10.in-addr.arpa. PTR echo.default.svc.cluster.local."}},
+		{"5.0.244.10.in-addr.arpa.", true, []string{"5.0.244.10.in-addr.arpa. PTR web-0.web.default.svc.cluster.local."}},
+		{"6.0.244.10.in-addr.arpa.", true, []string{"6.0.244.10.in-addr.arpa. PTR 10-244-0-6.web.default.svc.cluster.local."}},
+		{"1.1.168.192.in-addr.arpa.", false, nil},
+		{"0.96.10.in-addr.arpa.", false, nil},
+	}
+	objs := staticFrom(testObjects())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, ok := ResolveReverse(dns.Question{Name: tt.name, Qtype: dns.TypePTR, Qclass: dns.ClassINET}, "cluster.local", objs)
+			if ok != tt.ok {
+				t.Fatalf("ok %v, want %v", ok, tt.ok)
+			}
+			if got := rrs(a.Answer); !slices.Equal(got, tt.answer) {
+				t.Errorf("answer %q, want %q", got, tt.answer)
+			}
+		})
+	}
+}

@@ -52,7 +52,7 @@ type Server struct {
 
 	mu   sync.Mutex
 	addr string
-	objs Objects
+	objs *cachedObjects
 }
 
 // New validates cfg and returns a Server; Run serves.
@@ -108,11 +108,14 @@ func (s *Server) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	svcs := factory.Core().V1().Services()
 	slices := factory.Discovery().V1().EndpointSlices().Informer()
-	if err := slices.AddIndexers(cache.Indexers{serviceIndex: indexByService}); err != nil {
+	if err := slices.AddIndexers(cache.Indexers{serviceIndex: indexByService, addressIndex: indexByAddress}); err != nil {
 		return err
 	}
 	// The factory's Service informer already indexes by namespace.
 	svcInformer := svcs.Informer()
+	if err := svcInformer.AddIndexers(cache.Indexers{clusterIPIndex: indexByClusterIP}); err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), svcInformer.HasSynced, slices.HasSynced) {
@@ -176,14 +179,18 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		return
 	}
 	q := req.Question[0]
-	if !InZone(q.Name, s.zone) {
-		_ = w.WriteMsg(s.forward(req, w.RemoteAddr().Network()))
-		return
-	}
 	s.mu.Lock()
 	objs := s.objs
 	s.mu.Unlock()
-	a := Resolve(q, s.zone, objs)
+	var a Answer
+	if InZone(q.Name, s.zone) {
+		a = Resolve(q, s.zone, objs)
+	} else if ra, ok := ResolveReverse(q, s.zone, objs); ok {
+		a = ra
+	} else {
+		_ = w.WriteMsg(s.forward(req, w.RemoteAddr().Network()))
+		return
+	}
 	m := new(dns.Msg)
 	m.SetRcode(req, a.Rcode)
 	m.Authoritative, m.RecursionAvailable = true, true
@@ -221,7 +228,34 @@ func (s *Server) forward(req *dns.Msg, network string) *dns.Msg {
 	return m
 }
 
-const serviceIndex = "service"
+const (
+	serviceIndex   = "service"
+	addressIndex   = "address"
+	clusterIPIndex = "clusterIP"
+)
+
+func indexByAddress(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, ep := range s.Endpoints {
+		out = append(out, ep.Addresses...)
+	}
+	return out, nil
+}
+
+func indexByClusterIP(obj any) ([]string, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok || s.Spec.ClusterIP == "" || s.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil, nil
+	}
+	if len(s.Spec.ClusterIPs) > 0 {
+		return s.Spec.ClusterIPs, nil
+	}
+	return []string{s.Spec.ClusterIP}, nil
+}
 
 func indexByService(obj any) ([]string, error) {
 	s, ok := obj.(*discoveryv1.EndpointSlice)
@@ -258,4 +292,22 @@ func (c *cachedObjects) EndpointSlices(namespace, service string) []*discoveryv1
 func (c *cachedObjects) NamespaceHasServices(namespace string) bool {
 	keys, _ := c.serviceIndexer.IndexKeys(cache.NamespaceIndex, namespace)
 	return len(keys) > 0
+}
+
+func (c *cachedObjects) ServicesByIP(ip string) []*corev1.Service {
+	objs, _ := c.serviceIndexer.ByIndex(clusterIPIndex, ip)
+	out := make([]*corev1.Service, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*corev1.Service))
+	}
+	return out
+}
+
+func (c *cachedObjects) EndpointSlicesByIP(ip string) []*discoveryv1.EndpointSlice {
+	objs, _ := c.slices.ByIndex(addressIndex, ip)
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*discoveryv1.EndpointSlice))
+	}
+	return out
 }

@@ -97,6 +97,7 @@ func TestServer(t *testing.T) {
 		{"udp", "ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org."}},
 		{"udp", "missing.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"udp", "example.org.", dns.TypeA, dns.RcodeSuccess, []string{"example.org. A 203.0.113.7"}},
+		{"udp", "5.0.244.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"5.0.244.10.in-addr.arpa. PTR web-0.web.default.svc.cluster.local."}},
 		{"tcp", "example.org.", dns.TypeA, dns.RcodeSuccess, []string{"example.org. A 203.0.113.7"}},
 	}
 	for _, tt := range tests {
