@@ -7,9 +7,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
@@ -150,14 +152,27 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listen opens the UDP socket and a TCP listener on the same port.
+// listen opens the UDP socket and a TCP listener on the same port. The
+// sockets may bind an address the node does not have yet (IP_FREEBIND): the
+// pod bridge, whose address the DNS server listens on, appears only when the
+// first pod starts.
 func listen(addr string) (net.PacketConn, net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ctx := context.Background()
 	for range 20 {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dns: listening on udp %s: %w", addr, err)
 		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		l, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, l, nil
 		}

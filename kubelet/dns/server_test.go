@@ -159,3 +159,27 @@ func TestServerUpstreamDown(t *testing.T) {
 		t.Errorf("rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
 	}
 }
+
+// TestServerListensBeforeTheAddressExists: the node's DNS address lives on
+// the pod bridge, which appears with the first pod; the server must start
+// before it.
+func TestServerListensBeforeTheAddressExists(t *testing.T) {
+	s, err := New(Config{Client: fake.NewClientset(), ListenAddr: "10.253.253.1:0", Upstreams: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
