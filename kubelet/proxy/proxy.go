@@ -14,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -106,7 +108,7 @@ func New(cfg Config) (*Proxy, error) {
 }
 
 // Ready is closed once the first full sync is in the maps and the programs
-// are attached.
+// are attached. It stays open when Run fails first: wait on both.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // Run installs the service CIDR route, loads (or adopts) the datapath, syncs
@@ -155,24 +157,24 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "proxy"})
 	defer queue.ShutDown()
-	enqueue := func(obj any, name func(metav1Object) (types.NamespacedName, bool)) {
+	enqueue := func(obj any, name func(metav1.Object) (types.NamespacedName, bool)) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if o, ok := obj.(metav1Object); ok {
+		if o, err := meta.Accessor(obj); err == nil {
 			if n, ok := name(o); ok {
 				queue.Add(n)
 			}
 		}
 	}
-	svcName := func(o metav1Object) (types.NamespacedName, bool) {
+	svcName := func(o metav1.Object) (types.NamespacedName, bool) {
 		return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, true
 	}
-	sliceService := func(o metav1Object) (types.NamespacedName, bool) {
+	sliceService := func(o metav1.Object) (types.NamespacedName, bool) {
 		n := o.GetLabels()[discoveryv1.LabelServiceName]
 		return types.NamespacedName{Namespace: o.GetNamespace(), Name: n}, n != ""
 	}
-	handler := func(name func(metav1Object) (types.NamespacedName, bool)) cache.ResourceEventHandlerFuncs {
+	handler := func(name func(metav1.Object) (types.NamespacedName, bool)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { enqueue(o, name) },
 			UpdateFunc: func(_, o any) { enqueue(o, name) },
@@ -232,12 +234,6 @@ func mapsOf(dp *bpf.Datapath) *lbmap.Maps {
 	}
 }
 
-type metav1Object interface {
-	GetNamespace() string
-	GetName() string
-	GetLabels() map[string]string
-}
-
 const serviceIndex = "service"
 
 func indexByService(obj any) ([]string, error) {
@@ -259,7 +255,7 @@ func (p *Proxy) translate(svc *corev1.Service, slices cache.Indexer) *model.Serv
 		ss = append(ss, o.(*discoveryv1.EndpointSlice))
 	}
 	m := model.FromKubernetes(svc, ss, p.cfg.NodeName)
-	if m != nil && p.cfg.NodeLocalDNS.IsValid() && svc.Namespace == metav1NamespaceSystem && svc.Name == "kube-dns" {
+	if m != nil && p.cfg.NodeLocalDNS.IsValid() && svc.Namespace == metav1.NamespaceSystem && svc.Name == "kube-dns" {
 		for i := range m.Ports {
 			m.Ports[i].Backends = []model.Backend{{
 				IP: p.cfg.NodeLocalDNS.Addr(), Port: p.cfg.NodeLocalDNS.Port(), Ready: true, Serving: true, NodeName: p.cfg.NodeName,
@@ -268,8 +264,6 @@ func (p *Proxy) translate(svc *corev1.Service, slices cache.Indexer) *model.Serv
 	}
 	return m
 }
-
-const metav1NamespaceSystem = "kube-system"
 
 func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[types.NamespacedName],
 	svcs corelisters.ServiceLister, slices cache.Indexer) bool {
@@ -298,6 +292,7 @@ func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimiti
 		queue.AddRateLimited(key)
 		return true
 	}
+	klog.FromContext(ctx).V(4).Info("Synced service", "service", key)
 	queue.Forget(key)
 	return true
 }
