@@ -1,8 +1,8 @@
 // Package bpf holds the service proxy's datapath: cgroup sock_addr programs
-// (c/lb.c; C files sit in a subdirectory because the go tool refuses them in
-// a package without cgo) that rewrite a Service's virtual IP and port to a backend on connect
-// and sendmsg and back on recvmsg and getpeername, for IPv4 sockets and
-// IPv4-mapped addresses on dual-stack sockets.
+// (c/lb.c) that rewrite a Service's virtual IP and port to a backend on
+// connect and sendmsg and back on recvmsg and getpeername, for IPv4 sockets
+// and IPv4-mapped addresses on dual-stack sockets. The C source sits in a
+// subdirectory because the go tool refuses C files in a package without cgo.
 //
 // The bpf2go output (lb_bpfel.go, lb_bpfel.o) is committed so that building
 // kubeseed needs no clang; `go generate ./kubelet/proxy/bpf` (clang-14 from
