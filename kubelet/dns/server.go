@@ -206,6 +206,16 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		_ = w.WriteMsg(s.forward(req, w.RemoteAddr().Network()))
 		return
 	}
+	if n := len(a.Answer); n > 0 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
+		// An ExternalName's CNAME out of the zone: follow it upstream.
+		if c, ok := a.Answer[n-1].(*dns.CNAME); ok && !InZone(c.Target, s.zone) {
+			up := new(dns.Msg)
+			up.SetQuestion(c.Target, q.Qtype)
+			if resp := s.forward(up, w.RemoteAddr().Network()); resp.Rcode == dns.RcodeSuccess {
+				a.Answer = append(a.Answer, resp.Answer...)
+			}
+		}
+	}
 	m := new(dns.Msg)
 	m.SetRcode(req, a.Rcode)
 	m.Authoritative, m.RecursionAvailable = true, true

@@ -94,7 +94,7 @@ func TestServer(t *testing.T) {
 			"_http._tcp.web.default.svc.cluster.local. SRV 0 50 8080 10-244-0-6.web.default.svc.cluster.local.",
 		}},
 		{"udp", "web-0.web.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"web-0.web.default.svc.cluster.local. A 10.244.0.5"}},
-		{"udp", "ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org."}},
+		{"udp", "ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org.", "example.org. A 203.0.113.7"}},
 		{"udp", "missing.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"udp", "example.org.", dns.TypeA, dns.RcodeSuccess, []string{"example.org. A 203.0.113.7"}},
 		{"udp", "5.0.244.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"5.0.244.10.in-addr.arpa. PTR web-0.web.default.svc.cluster.local."}},
