@@ -131,10 +131,14 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return explainPermission(err)
 	}
+	if err := recordRoute(p.cfg.PinPath, p.cidr); err != nil {
+		dp.Close()
+		return err
+	}
 	defer func() {
 		dp.Close()
 		if p.cfg.CleanupOnExit {
-			err = errors.Join(err, Cleanup(p.cfg))
+			err = errors.Join(err, Cleanup(p.cfg.PinPath))
 		}
 	}()
 	nodeIPs := p.cfg.NodeIPs
@@ -314,15 +318,18 @@ func interfaceAddrs() ([]netip.Addr, error) {
 	return out, nil
 }
 
-// Cleanup removes what a Proxy with cfg leaves behind: the pinned links (which
-// detaches the programs), the pinned maps and the service CIDR route.
-func Cleanup(cfg Config) error {
-	cfg.defaults()
+// Cleanup removes what a Proxy with pin path pinPath leaves behind: the
+// pinned links (which detaches the programs), the pinned maps and the service
+// CIDR's blackhole route (whose prefix the Proxy records next to its pins).
+// Nothing there is not an error.
+func Cleanup(pinPath string) error {
 	var errs []error
-	errs = append(errs, bpf.Unpin(cfg.PinPath))
-	if cidr, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil {
+	if cidr, ok, err := recordedRoute(pinPath); err != nil {
+		errs = append(errs, err)
+	} else if ok {
 		errs = append(errs, DeleteBlackholeRoute(cidr))
 	}
+	errs = append(errs, bpf.Unpin(pinPath))
 	return errors.Join(errs...)
 }
 

@@ -89,7 +89,7 @@ func TestProxy(t *testing.T) {
 	cg := testCgroup(t)
 	cfg := Config{Client: client, NodeName: "node-a", ServiceCIDR: testServiceCIDR, CgroupPath: cg, PinPath: pin}
 	t.Cleanup(func() {
-		if err := Cleanup(cfg); err != nil {
+		if err := Cleanup(pin); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
@@ -297,6 +297,20 @@ func TestProxy(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("proxy Run: %v", err)
+	}
+
+	// Cleanup removes the route, the pins and with them the programs.
+	if err := Cleanup(pin); err != nil {
+		t.Fatal(err)
+	}
+	if route, _ := exec.Command("ip", "route", "show", testServiceCIDR).Output(); len(route) > 0 {
+		t.Errorf("route left after Cleanup: %s", route)
+	}
+	if _, err := os.Stat(pin); !os.IsNotExist(err) {
+		t.Errorf("pin directory left after Cleanup: %v", err)
+	}
+	if l := request(t, cg, "tcp", "10.127.0.50:80", 1)[0]; !strings.HasPrefix(l, "error") {
+		t.Errorf("service still routed after Cleanup: %q", l)
 	}
 }
 
