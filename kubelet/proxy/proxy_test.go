@@ -299,9 +299,14 @@ func TestProxy(t *testing.T) {
 		t.Fatalf("proxy Run: %v", err)
 	}
 
-	// Cleanup removes the route, the pins and with them the programs.
-	if err := Cleanup(pin); err != nil {
-		t.Fatal(err)
+	// With CleanupOnExit the agent removes the route, the pins and with them
+	// the programs when it stops (through Cleanup).
+	cfg.CleanupOnExit = true
+	cancel, done = run()
+	tally(t, request(t, cg, "tcp", "10.127.0.50:80", 1), "10.127.0.50:80")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("proxy Run: %v", err)
 	}
 	if route, _ := exec.Command("ip", "route", "show", testServiceCIDR).Output(); len(route) > 0 {
 		t.Errorf("route left after Cleanup: %s", route)
