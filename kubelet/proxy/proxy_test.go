@@ -170,7 +170,10 @@ func TestProxy(t *testing.T) {
 		Spec: corev1.ServiceSpec{
 			Type:      corev1.ServiceTypeNodePort,
 			ClusterIP: "10.127.0.60",
-			Ports:     []corev1.ServicePort{{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: nodePort}},
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: nodePort},
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, NodePort: nodePort + 1},
+			},
 		},
 	}
 	if _, err := client.CoreV1().Services("default").Create(ctx, np, metav1.CreateOptions{}); err != nil {
@@ -178,6 +181,10 @@ func TestProxy(t *testing.T) {
 	}
 	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx,
 		endpointSlice("np-a", "np", "http", int32(webPort), corev1.ProtocolTCP, true, b2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx,
+		endpointSlice("np-udp", "np", "dns", int32(webPort), corev1.ProtocolUDP, true, b2), metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -257,6 +264,13 @@ func TestProxy(t *testing.T) {
 	front := net.JoinHostPort(hostIP, strconv.Itoa(int(nodePort)))
 	if got := tally(t, requestFrom(t, "", ns, "tcp", front, 3), front); got[b2] != 3 {
 		t.Errorf("NodePort %s from another netns reached %v, want %s", front, got, b2)
+	}
+	udpFront := net.JoinHostPort(hostIP, strconv.Itoa(int(nodePort+1)))
+	if got := tally(t, requestFrom(t, "", ns, "udp", udpFront, 3), udpFront); got[b2] != 3 {
+		t.Errorf("UDP NodePort %s from another netns reached %v, want %s", udpFront, got, b2)
+	}
+	if got := tally(t, request(t, cg, "udp", udpFront, 3), udpFront); got[b2] != 3 {
+		t.Errorf("UDP NodePort %s from the node reached %v, want %s", udpFront, got, b2)
 	}
 
 	// Endpoints going away apply without a restart.
