@@ -12,7 +12,7 @@ import (
 
 func loadDatapath(t *testing.T, pin string) (*bpf.Datapath, *syncer) {
 	t.Helper()
-	dp, err := bpf.Load(pin)
+	dp, err := bpf.Load(pin, netip.MustParsePrefix(testServiceCIDR))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +94,13 @@ func TestDatapath(t *testing.T) {
 		}
 		if d := time.Since(start); d > 2*time.Second {
 			t.Errorf("refusal took %v", d)
+		}
+	})
+	t.Run("a service CIDR address that is no frontend refuses", func(t *testing.T) {
+		for _, mode := range []string{"tcp", "udp"} {
+			if l := request(t, cg, mode, "10.127.0.10:81", 1)[0]; !strings.Contains(l, "connection refused") {
+				t.Errorf("%s to an unknown port of a cluster IP: got %q, want connection refused", mode, l)
+			}
 		}
 	})
 	t.Run("session affinity keeps a client on one backend", func(t *testing.T) {

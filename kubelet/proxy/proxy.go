@@ -127,7 +127,7 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	if err := ensureBPFFS(p.cfg.PinPath); err != nil {
 		return err
 	}
-	dp, err := bpf.Load(p.cfg.PinPath)
+	dp, err := bpf.Load(p.cfg.PinPath, p.cidr)
 	if err != nil {
 		return explainPermission(err)
 	}

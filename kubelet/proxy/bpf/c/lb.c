@@ -43,6 +43,12 @@ struct svc_value {
 // Set by the loader: the cookie of the node's network namespace.
 volatile const __u64 host_netns_cookie = 0;
 
+// Set by the loader: the service CIDR (network byte order; mask 0: unset). A
+// cluster IP port that is no frontend is refused rather than left to the
+// blackhole route, whose EINVAL would puzzle the client.
+volatile const __u32 service_net = 0;
+volatile const __u32 service_mask = 0;
+
 struct backend {
 	__u32 addr; // network byte order
 	__u16 port; // network byte order
@@ -213,8 +219,11 @@ static __always_inline enum lb_result translate(void *ctx, __u32 *addr, __u16 *p
 	struct backend *be;
 
 	svc = bpf_map_lookup_elem(&kubeseed_services, &key);
-	if (!svc)
+	if (!svc) {
+		if (service_mask && (*addr & service_mask) == service_net)
+			return LB_REFUSE;
 		return LB_PASS;
+	}
 	__u64 netns = bpf_get_netns_cookie(ctx);
 	if ((svc->flags & SVC_HOST_ONLY) && netns != host_netns_cookie)
 		return LB_PASS;
