@@ -133,6 +133,12 @@ func TestDatapath(t *testing.T) {
 		if n := len(s2.frontends); n != 3 {
 			t.Errorf("adopted %d frontends, want 3", n)
 		}
+		// The adopted state is the written one: no flapping on restart.
+		for fk, fs := range s.frontends {
+			if got := s2.frontends[fk]; got == nil || got.svcID != fs.svcID || !equalIDs(got.backends, fs.backends) || got.affinity != fs.affinity {
+				t.Errorf("frontend %v adopted as %+v, was %+v", fk, got, fs)
+			}
+		}
 		if err := dp2.Attach(cg); err != nil {
 			t.Fatal(err)
 		}
