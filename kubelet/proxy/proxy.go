@@ -337,6 +337,11 @@ func Cleanup(pinPath string) error {
 // /sys/fs/bpf when the pin path is below it and nothing is mounted there yet
 // (systemd does this on most distributions; machines without it do not).
 func ensureBPFFS(pinPath string) error {
+	return ensureBPFFSAt(pinPath, "/sys/fs/bpf")
+}
+
+// ensureBPFFSAt is ensureBPFFS with the conventional mount point sysBPF.
+func ensureBPFFSAt(pinPath, sysBPF string) error {
 	dir := filepath.Clean(pinPath)
 	for {
 		if _, err := os.Stat(dir); err == nil {
@@ -351,7 +356,6 @@ func ensureBPFFS(pinPath string) error {
 	if isBPFFS(dir) {
 		return nil
 	}
-	const sysBPF = "/sys/fs/bpf"
 	if pinPath == sysBPF || strings.HasPrefix(filepath.Clean(pinPath), sysBPF+"/") {
 		if isBPFFS(sysBPF) {
 			return nil
