@@ -16,8 +16,12 @@
 //	                                   by its dashed address
 //	<a-b-c-d>.<ns>.pod.<zone>          A: a.b.c.d ("pods insecure", the
 //	                                   kubeadm default)
+//	<d.c.b.a>.in-addr.arpa             PTR for cluster IPs and endpoint
+//	                                   addresses; other addresses are forwarded
 //
 // Unknown names in the zone get NXDOMAIN with the zone's SOA; names that
 // exist without records of the asked type get an empty NOERROR with the SOA.
-// TTLs are 5 s, CoreDNS's default for the kubernetes plugin.
+// TTLs are 5 s, CoreDNS's default for the kubernetes plugin. PodResolvConf
+// writes the resolv.conf that makes the short names (`echo`, `echo.default`)
+// resolve from a pod.
 package dns

@@ -39,11 +39,17 @@ func InZone(name, zone string) bool {
 // Resolve answers a question about a name in zone (e.g. "cluster.local.").
 func Resolve(q dns.Question, zone string, objs Objects) Answer {
 	zone = dns.Fqdn(strings.ToLower(zone))
-	name := strings.ToLower(q.Name)
-	r := resolver{q: q, name: name, zone: zone, objs: objs}
-	rel := strings.TrimSuffix(strings.TrimSuffix(name, zone), ".")
+	r := resolver{q: q, name: strings.ToLower(q.Name), zone: zone, objs: objs}
+	return r.resolve()
+}
+
+func (r *resolver) resolve() Answer {
+	rel := strings.TrimSuffix(strings.TrimSuffix(r.name, r.zone), ".")
 	if rel == "" {
 		return r.apex()
+	}
+	if rel == "dns-version" {
+		return r.version()
 	}
 	labels := dns.SplitDomainName(rel)
 	switch labels[len(labels)-1] {
@@ -56,10 +62,22 @@ func Resolve(q dns.Question, zone string, objs Objects) Answer {
 }
 
 type resolver struct {
-	q    dns.Question
-	name string
-	zone string
-	objs Objects
+	q     dns.Question
+	name  string
+	zone  string
+	objs  Objects
+	depth int // CNAME steps followed
+}
+
+// version answers dns-version.<zone> TXT with the version of the Kubernetes
+// DNS specification the answers follow.
+func (r *resolver) version() Answer {
+	if r.q.Qtype != dns.TypeTXT {
+		return r.nodata()
+	}
+	return Answer{Rcode: dns.RcodeSuccess, Answer: []dns.RR{&dns.TXT{
+		Hdr: dns.RR_Header{Name: r.q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 28800}, Txt: []string{"1.1.0"},
+	}}}
 }
 
 func (r *resolver) soa() dns.RR {
@@ -159,7 +177,7 @@ func (r *resolver) service(namespace, name string) Answer {
 		return r.nxdomain()
 	}
 	if svc.Spec.Type == corev1.ServiceTypeExternalName {
-		return r.answer([]dns.RR{&dns.CNAME{Hdr: r.hdr(dns.TypeCNAME), Target: dns.Fqdn(svc.Spec.ExternalName)}}, nil)
+		return r.externalName(svc)
 	}
 	switch r.q.Qtype {
 	case dns.TypeA, dns.TypeAAAA:
@@ -182,6 +200,25 @@ func (r *resolver) service(namespace, name string) Answer {
 		return r.answer(rrs, extra)
 	}
 	return r.nodata()
+}
+
+// externalName answers with a CNAME to the Service's external name and, when
+// that name is in the zone, follows it (a few steps at most) as CoreDNS does.
+// Names outside the zone are for the server to follow through its upstreams.
+func (r *resolver) externalName(svc *corev1.Service) Answer {
+	target := dns.Fqdn(strings.ToLower(svc.Spec.ExternalName))
+	a := Answer{Rcode: dns.RcodeSuccess, Answer: []dns.RR{&dns.CNAME{Hdr: r.hdr(dns.TypeCNAME), Target: target}}}
+	if r.q.Qtype == dns.TypeCNAME || !dns.IsSubDomain(r.zone, target) || r.depth >= 8 {
+		return a
+	}
+	next := resolver{q: dns.Question{Name: target, Qtype: r.q.Qtype, Qclass: r.q.Qclass}, name: target, zone: r.zone, objs: r.objs, depth: r.depth + 1}
+	chased := next.resolve()
+	a.Answer = append(a.Answer, chased.Answer...)
+	a.Extra = append(a.Extra, chased.Extra...)
+	if len(chased.Answer) == 0 {
+		a.Rcode, a.Ns = chased.Rcode, chased.Ns
+	}
+	return a
 }
 
 // serviceAddrs are the cluster IPs, or for a headless Service the addresses
@@ -228,7 +265,7 @@ func dashed(ip netip.Addr) string {
 	if ip.Is4() {
 		return strings.ReplaceAll(ip.String(), ".", "-")
 	}
-	return strings.ReplaceAll(ip.StringExpanded(), ":", "-")
+	return strings.ReplaceAll(ip.String(), ":", "-")
 }
 
 func (r *resolver) endpoints(svc *corev1.Service) []endpoint {
@@ -326,28 +363,42 @@ func (r *resolver) srvFor(svc *corev1.Service, p corev1.ServicePort) Answer {
 		}
 		return Answer{Answer: []dns.RR{&dns.SRV{Hdr: r.hdr(dns.TypeSRV), Priority: 0, Weight: 100, Port: uint16(p.Port), Target: base}}, Extra: extra}
 	}
+	// One SRV record per endpoint name, its weight sharing 100 among all the
+	// endpoint addresses (an endpoint hostname may carry several), and every
+	// address as an extra record, as CoreDNS answers.
 	type target struct {
 		name string
 		port uint16
-		ip   netip.Addr
 	}
-	var targets []target
+	var (
+		targets []target
+		extra   []dns.RR
+		count   int
+	)
 	for _, e := range r.endpoints(svc) {
 		port, ok := slicePort(e.slice, p)
 		if !ok {
 			continue
 		}
-		t := target{name: e.label() + "." + base, port: port, ip: e.ip}
+		count++
+		t := target{name: e.label() + "." + base, port: port}
 		if !slices.Contains(targets, t) {
 			targets = append(targets, t)
 		}
+		if rr := address(t.name, e.ip, 0); !containsRR(extra, rr) {
+			extra = append(extra, rr)
+		}
 	}
-	var a Answer
+	a := Answer{Extra: extra}
 	for _, t := range targets {
-		a.Answer = append(a.Answer, &dns.SRV{Hdr: r.hdr(dns.TypeSRV), Priority: 0, Weight: uint16(100 / len(targets)), Port: t.port, Target: t.name})
-		a.Extra = append(a.Extra, address(t.name, t.ip, 0))
+		a.Answer = append(a.Answer, &dns.SRV{Hdr: r.hdr(dns.TypeSRV), Priority: 0, Weight: srvWeight(count), Port: t.port, Target: t.name})
 	}
 	return a
+}
+
+// srvWeight shares a weight of 100 among n records, at least 1 each.
+func srvWeight(n int) uint16 {
+	return uint16(max(100/n, 1))
 }
 
 func slicePort(s *discoveryv1.EndpointSlice, p corev1.ServicePort) (uint16, bool) {

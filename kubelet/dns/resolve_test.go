@@ -69,7 +69,25 @@ func testObjects() []any {
 			{Addresses: []string{"10.244.0.7"}, Hostname: ptr.To("web-2"), Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(false)}},
 		},
 	}
-	return []any{echo, web, ext, webSlice}
+	extIn := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "ext-in"},
+		Spec:       corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: "echo.default.svc.cluster.local"},
+	}
+	dup := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "dup"},
+		Spec:       corev1.ServiceSpec{ClusterIP: "None", ClusterIPs: []string{"None"}, Ports: []corev1.ServicePort{{Name: "http", Port: 80}}},
+	}
+	dupSlice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Namespace: "default", Name: "dup-abc", Labels: map[string]string{discoveryv1.LabelServiceName: "dup"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("http"), Port: ptr.To(int32(80))}},
+		Endpoints: []discoveryv1.Endpoint{
+			{Addresses: []string{"10.244.0.8"}, Hostname: ptr.To("dup-name")},
+			{Addresses: []string{"10.244.0.9"}, Hostname: ptr.To("dup-name")},
+			{Addresses: []string{"10.244.0.10"}},
+		},
+	}
+	return []any{echo, web, ext, webSlice, extIn, dup, dupSlice}
 }
 
 func staticFrom(objs []any) *staticObjects {
@@ -95,6 +113,10 @@ func rrs(in []dns.RR) []string {
 	return out
 }
 
+// TestResolve's expectations follow CoreDNS's kubernetes plugin (v1.12,
+// plugin/kubernetes/handler_test.go and handler_pod_insecure_test.go) for the
+// same objects: TTL 5, the SOA in the authority section of NXDOMAIN and
+// NODATA answers, SRV weights sharing 100, dashed endpoint names.
 func TestResolve(t *testing.T) {
 	const soa = "cluster.local. SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"
 	tests := []struct {
@@ -137,6 +159,16 @@ func TestResolve(t *testing.T) {
 		{"svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, nil, nil, []string{soa}},
 		{"foo.cluster.local.", dns.TypeA, dns.RcodeNameError, nil, nil, []string{soa}},
 		{"cluster.local.", dns.TypeSOA, dns.RcodeSuccess, []string{soa}, nil, nil},
+		{"dns-version.cluster.local.", dns.TypeTXT, dns.RcodeSuccess, []string{`dns-version.cluster.local. TXT "1.1.0"`}, nil, nil},
+		{"ext-in.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess,
+			[]string{"ext-in.default.svc.cluster.local. CNAME echo.default.svc.cluster.local.", "echo.default.svc.cluster.local. A 10.96.0.20"}, nil, nil},
+		{"ext.default.svc.cluster.local.", dns.TypeCNAME, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org."}, nil, nil},
+		{"endpoint.ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil, nil, []string{soa}},
+		{"_http._tcp.dup.default.svc.cluster.local.", dns.TypeSRV, dns.RcodeSuccess,
+			[]string{"_http._tcp.dup.default.svc.cluster.local. SRV 0 33 80 dup-name.dup.default.svc.cluster.local.", "_http._tcp.dup.default.svc.cluster.local. SRV 0 33 80 10-244-0-10.dup.default.svc.cluster.local."},
+			[]string{"dup-name.dup.default.svc.cluster.local. A 10.244.0.8", "dup-name.dup.default.svc.cluster.local. A 10.244.0.9", "10-244-0-10.dup.default.svc.cluster.local. A 10.244.0.10"}, nil},
+		{"dup-name.dup.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess,
+			[]string{"dup-name.dup.default.svc.cluster.local. A 10.244.0.8", "dup-name.dup.default.svc.cluster.local. A 10.244.0.9"}, nil, nil},
 	}
 	objs := staticFrom(testObjects())
 	for _, tt := range tests {
@@ -168,5 +200,54 @@ func TestInZone(t *testing.T) {
 		if got := InZone(name, "cluster.local"); got != want {
 			t.Errorf("InZone(%q) = %v, want %v", name, got, want)
 		}
+	}
+}
+
+func (o *staticObjects) ServicesByIP(ip string) []*corev1.Service {
+	var out []*corev1.Service
+	for _, s := range o.services {
+		if slices.Contains(s.Spec.ClusterIPs, ip) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (o *staticObjects) EndpointSlicesByIP(ip string) []*discoveryv1.EndpointSlice {
+	var out []*discoveryv1.EndpointSlice
+	for _, s := range o.slices {
+		for _, ep := range s.Endpoints {
+			if slices.Contains(ep.Addresses, ip) {
+				out = append(out, s)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func TestResolveReverse(t *testing.T) {
+	tests := []struct {
+		name   string
+		ok     bool
+		answer []string
+	}{
+		{"20.0.96.10.in-addr.arpa.", true, []string{"20.0.96.10.in-addr.arpa. PTR echo.default.svc.cluster.local."}},
+		{"5.0.244.10.in-addr.arpa.", true, []string{"5.0.244.10.in-addr.arpa. PTR web-0.web.default.svc.cluster.local."}},
+		{"6.0.244.10.in-addr.arpa.", true, []string{"6.0.244.10.in-addr.arpa. PTR 10-244-0-6.web.default.svc.cluster.local."}},
+		{"1.1.168.192.in-addr.arpa.", false, nil},
+		{"0.96.10.in-addr.arpa.", false, nil},
+	}
+	objs := staticFrom(testObjects())
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, ok := ResolveReverse(dns.Question{Name: tt.name, Qtype: dns.TypePTR, Qclass: dns.ClassINET}, "cluster.local", objs)
+			if ok != tt.ok {
+				t.Fatalf("ok %v, want %v", ok, tt.ok)
+			}
+			if got := rrs(a.Answer); !slices.Equal(got, tt.answer) {
+				t.Errorf("answer %q, want %q", got, tt.answer)
+			}
+		})
 	}
 }

@@ -7,9 +7,11 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/client-go/informers"
@@ -52,7 +54,7 @@ type Server struct {
 
 	mu   sync.Mutex
 	addr string
-	objs Objects
+	objs *cachedObjects
 }
 
 // New validates cfg and returns a Server; Run serves.
@@ -108,11 +110,14 @@ func (s *Server) Run(ctx context.Context) error {
 	factory := informers.NewSharedInformerFactory(s.client, 0)
 	svcs := factory.Core().V1().Services()
 	slices := factory.Discovery().V1().EndpointSlices().Informer()
-	if err := slices.AddIndexers(cache.Indexers{serviceIndex: indexByService}); err != nil {
+	if err := slices.AddIndexers(cache.Indexers{serviceIndex: indexByService, addressIndex: indexByAddress}); err != nil {
 		return err
 	}
 	// The factory's Service informer already indexes by namespace.
 	svcInformer := svcs.Informer()
+	if err := svcInformer.AddIndexers(cache.Indexers{clusterIPIndex: indexByClusterIP}); err != nil {
+		return err
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
 	if !cache.WaitForCacheSync(ctx.Done(), svcInformer.HasSynced, slices.HasSynced) {
@@ -147,14 +152,27 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// listen opens the UDP socket and a TCP listener on the same port.
+// listen opens the UDP socket and a TCP listener on the same port. The
+// sockets may bind an address the node does not have yet (IP_FREEBIND): the
+// pod bridge, whose address the DNS server listens on, appears only when the
+// first pod starts.
 func listen(addr string) (net.PacketConn, net.Listener, error) {
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		if err := c.Control(func(fd uintptr) {
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_IP, unix.IP_FREEBIND, 1)
+		}); err != nil {
+			return err
+		}
+		return serr
+	}}
+	ctx := context.Background()
 	for range 20 {
-		pc, err := net.ListenPacket("udp", addr)
+		pc, err := lc.ListenPacket(ctx, "udp", addr)
 		if err != nil {
 			return nil, nil, fmt.Errorf("dns: listening on udp %s: %w", addr, err)
 		}
-		l, err := net.Listen("tcp", pc.LocalAddr().String())
+		l, err := lc.Listen(ctx, "tcp", pc.LocalAddr().String())
 		if err == nil {
 			return pc, l, nil
 		}
@@ -176,14 +194,28 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, req *dns.Msg) {
 		return
 	}
 	q := req.Question[0]
-	if !InZone(q.Name, s.zone) {
-		_ = w.WriteMsg(s.forward(req, w.RemoteAddr().Network()))
-		return
-	}
 	s.mu.Lock()
 	objs := s.objs
 	s.mu.Unlock()
-	a := Resolve(q, s.zone, objs)
+	var a Answer
+	if InZone(q.Name, s.zone) {
+		a = Resolve(q, s.zone, objs)
+	} else if ra, ok := ResolveReverse(q, s.zone, objs); ok {
+		a = ra
+	} else {
+		_ = w.WriteMsg(s.forward(req, w.RemoteAddr().Network()))
+		return
+	}
+	if n := len(a.Answer); n > 0 && (q.Qtype == dns.TypeA || q.Qtype == dns.TypeAAAA) {
+		// An ExternalName's CNAME out of the zone: follow it upstream.
+		if c, ok := a.Answer[n-1].(*dns.CNAME); ok && !InZone(c.Target, s.zone) {
+			up := new(dns.Msg)
+			up.SetQuestion(c.Target, q.Qtype)
+			if resp := s.forward(up, w.RemoteAddr().Network()); resp.Rcode == dns.RcodeSuccess {
+				a.Answer = append(a.Answer, resp.Answer...)
+			}
+		}
+	}
 	m := new(dns.Msg)
 	m.SetRcode(req, a.Rcode)
 	m.Authoritative, m.RecursionAvailable = true, true
@@ -221,7 +253,34 @@ func (s *Server) forward(req *dns.Msg, network string) *dns.Msg {
 	return m
 }
 
-const serviceIndex = "service"
+const (
+	serviceIndex   = "service"
+	addressIndex   = "address"
+	clusterIPIndex = "clusterIP"
+)
+
+func indexByAddress(obj any) ([]string, error) {
+	s, ok := obj.(*discoveryv1.EndpointSlice)
+	if !ok {
+		return nil, nil
+	}
+	var out []string
+	for _, ep := range s.Endpoints {
+		out = append(out, ep.Addresses...)
+	}
+	return out, nil
+}
+
+func indexByClusterIP(obj any) ([]string, error) {
+	s, ok := obj.(*corev1.Service)
+	if !ok || s.Spec.ClusterIP == "" || s.Spec.ClusterIP == corev1.ClusterIPNone {
+		return nil, nil
+	}
+	if len(s.Spec.ClusterIPs) > 0 {
+		return s.Spec.ClusterIPs, nil
+	}
+	return []string{s.Spec.ClusterIP}, nil
+}
 
 func indexByService(obj any) ([]string, error) {
 	s, ok := obj.(*discoveryv1.EndpointSlice)
@@ -258,4 +317,22 @@ func (c *cachedObjects) EndpointSlices(namespace, service string) []*discoveryv1
 func (c *cachedObjects) NamespaceHasServices(namespace string) bool {
 	keys, _ := c.serviceIndexer.IndexKeys(cache.NamespaceIndex, namespace)
 	return len(keys) > 0
+}
+
+func (c *cachedObjects) ServicesByIP(ip string) []*corev1.Service {
+	objs, _ := c.serviceIndexer.ByIndex(clusterIPIndex, ip)
+	out := make([]*corev1.Service, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*corev1.Service))
+	}
+	return out
+}
+
+func (c *cachedObjects) EndpointSlicesByIP(ip string) []*discoveryv1.EndpointSlice {
+	objs, _ := c.slices.ByIndex(addressIndex, ip)
+	out := make([]*discoveryv1.EndpointSlice, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*discoveryv1.EndpointSlice))
+	}
+	return out
 }

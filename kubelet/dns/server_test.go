@@ -94,9 +94,10 @@ func TestServer(t *testing.T) {
 			"_http._tcp.web.default.svc.cluster.local. SRV 0 50 8080 10-244-0-6.web.default.svc.cluster.local.",
 		}},
 		{"udp", "web-0.web.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"web-0.web.default.svc.cluster.local. A 10.244.0.5"}},
-		{"udp", "ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org."}},
+		{"udp", "ext.default.svc.cluster.local.", dns.TypeA, dns.RcodeSuccess, []string{"ext.default.svc.cluster.local. CNAME example.org.", "example.org. A 203.0.113.7"}},
 		{"udp", "missing.default.svc.cluster.local.", dns.TypeA, dns.RcodeNameError, nil},
 		{"udp", "example.org.", dns.TypeA, dns.RcodeSuccess, []string{"example.org. A 203.0.113.7"}},
+		{"udp", "5.0.244.10.in-addr.arpa.", dns.TypePTR, dns.RcodeSuccess, []string{"5.0.244.10.in-addr.arpa. PTR web-0.web.default.svc.cluster.local."}},
 		{"tcp", "example.org.", dns.TypeA, dns.RcodeSuccess, []string{"example.org. A 203.0.113.7"}},
 	}
 	for _, tt := range tests {
@@ -156,5 +157,29 @@ func TestServerUpstreamDown(t *testing.T) {
 	<-s.Ready()
 	if resp := query(t, s.Addr(), "udp", "example.org.", dns.TypeA); resp.Rcode != dns.RcodeServerFailure {
 		t.Errorf("rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
+	}
+}
+
+// TestServerListensBeforeTheAddressExists: the node's DNS address lives on
+// the pod bridge, which appears with the first pod; the server must start
+// before it.
+func TestServerListensBeforeTheAddressExists(t *testing.T) {
+	s, err := New(Config{Client: fake.NewClientset(), ListenAddr: "10.253.253.1:0", Upstreams: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case <-s.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("not ready")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

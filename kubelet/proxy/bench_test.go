@@ -32,7 +32,7 @@ func benchDatapath(b *testing.B) (string, func() (*bpf.Datapath, *syncer)) {
 	}
 	pin := testBPFFS(b)
 	load := func() (*bpf.Datapath, *syncer) {
-		dp, err := bpf.Load(pin)
+		dp, err := bpf.Load(pin, netip.MustParsePrefix(testServiceCIDR))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -107,7 +107,7 @@ func BenchmarkVIPOverhead(b *testing.B) {
 	cg := testCgroup(b)
 	b.Cleanup(func() { _ = bpf.Unpin(pin) })
 	port := backends(b, "127.0.0.2")
-	dp, err := bpf.Load(pin)
+	dp, err := bpf.Load(pin, netip.MustParsePrefix(testServiceCIDR))
 	if err != nil {
 		b.Fatal(err)
 	}

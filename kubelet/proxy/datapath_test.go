@@ -12,7 +12,7 @@ import (
 
 func loadDatapath(t *testing.T, pin string) (*bpf.Datapath, *syncer) {
 	t.Helper()
-	dp, err := bpf.Load(pin)
+	dp, err := bpf.Load(pin, netip.MustParsePrefix(testServiceCIDR))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,6 +96,13 @@ func TestDatapath(t *testing.T) {
 			t.Errorf("refusal took %v", d)
 		}
 	})
+	t.Run("a service CIDR address that is no frontend refuses", func(t *testing.T) {
+		for _, mode := range []string{"tcp", "udp"} {
+			if l := request(t, cg, mode, "10.127.0.10:81", 1)[0]; !strings.Contains(l, "connection refused") {
+				t.Errorf("%s to an unknown port of a cluster IP: got %q, want connection refused", mode, l)
+			}
+		}
+	})
 	t.Run("session affinity keeps a client on one backend", func(t *testing.T) {
 		if got := tally(t, request(t, cg, "tcp", "10.127.0.12:80", 20), "10.127.0.12:80"); len(got) != 1 {
 			t.Errorf("20 connections reached %v: want one backend", got)
@@ -125,6 +132,12 @@ func TestDatapath(t *testing.T) {
 		defer dp2.Close()
 		if n := len(s2.frontends); n != 3 {
 			t.Errorf("adopted %d frontends, want 3", n)
+		}
+		// The adopted state is the written one: no flapping on restart.
+		for fk, fs := range s.frontends {
+			if got := s2.frontends[fk]; got == nil || got.svcID != fs.svcID || !equalIDs(got.backends, fs.backends) || got.affinity != fs.affinity {
+				t.Errorf("frontend %v adopted as %+v, was %+v", fk, got, fs)
+			}
 		}
 		if err := dp2.Attach(cg); err != nil {
 			t.Fatal(err)

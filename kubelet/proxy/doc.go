@@ -10,9 +10,15 @@
 // reconciles them. When Run returns they stay pinned unless
 // Config.CleanupOnExit is set; Cleanup removes them and the service CIDR route.
 //
+// NodePort Services answer at the node's addresses and, for processes of the
+// node's own network namespace, at 127.0.0.1, through the same programs;
+// connections and datagrams from other machines reach a listener that relays
+// them to a backend (see nodeport.go for why not tc).
+//
 // A connection to a frontend without backends fails at once with ECONNREFUSED
 // (the program rejects connect or sendmsg and sets that error), as a client of
-// kube-proxy's REJECT rule sees. A port of a cluster IP that is no Service
-// port meets the blackhole route for the service CIDR, which the proxy
-// installs before anything else so that VIP traffic never leaves the node.
+// kube-proxy's REJECT rule sees; so does one to a service CIDR address and port
+// that is no frontend. The blackhole route for the service CIDR, installed
+// before anything else, keeps VIP traffic on the node whenever the programs
+// are not attached.
 package proxy

@@ -18,13 +18,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/miekg/dns"
 	"golang.org/x/sys/unix"
 )
 
 // The root-only tests run their clients as child processes (this test binary
 // re-executed) born into a cgroup2 directory the test creates, so that only
 // they, and nothing else on the machine, pass through the programs.
-const clientEnv = "KUBESEED_PROXY_TEST_CLIENT"
+const (
+	clientEnv      = "KUBESEED_PROXY_TEST_CLIENT"
+	clientNetnsEnv = "KUBESEED_PROXY_TEST_CLIENT_NETNS"
+)
 
 func TestMain(m *testing.M) {
 	if os.Getenv(prereqEnv) != "" {
@@ -40,6 +44,18 @@ func TestMain(m *testing.M) {
 // "<reply> <peer address>" or "error <message>".
 func runClient(mode, addr string, count string) int {
 	n, _ := strconv.Atoi(count)
+	if path := os.Getenv(clientNetnsEnv); path != "" {
+		// Every socket below is made on this thread, inside the namespace.
+		runtime.LockOSThread()
+		f, err := os.Open(path)
+		if err == nil {
+			err = unix.Setns(int(f.Fd()), unix.CLONE_NEWNET)
+		}
+		if err != nil {
+			fmt.Println("error entering netns:", err)
+			return 1
+		}
+	}
 	switch mode {
 	case "tcp":
 		for range n {
@@ -79,6 +95,8 @@ func runClient(mode, addr string, count string) int {
 			fmt.Println(udpRequest(c, netip.AddrPortFrom(netip.AddrFrom16(ap.Addr().As16()), ap.Port()).String()))
 			c.Close()
 		}
+	case "dns-udp", "dns-tcp": // ask addr for echo.default.svc.cluster.local
+		fmt.Println(dnsRequest(strings.TrimPrefix(mode, "dns-"), addr))
 	case "latency": // mean connect+request+reply time over n connections
 		start := time.Now()
 		for range n {
@@ -206,16 +224,25 @@ func testCgroup(t testing.TB) string {
 // request runs one client process inside cgroup and returns its output lines.
 func request(t testing.TB, cgroup, mode, addr string, n int) []string {
 	t.Helper()
-	f, err := os.Open(cgroup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
+	return requestFrom(t, cgroup, "", mode, addr, n)
+}
+
+// requestFrom runs a client in cgroup (none: "") from the network namespace
+// at netnsPath (the test's own: "").
+func requestFrom(t testing.TB, cgroup, netnsPath, mode, addr string, n int) []string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", mode, addr, strconv.Itoa(n))
-	cmd.Env = append(os.Environ(), clientEnv+"="+mode)
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	cmd.Env = append(os.Environ(), clientEnv+"="+mode, clientNetnsEnv+"="+netnsPath)
+	if cgroup != "" {
+		f, err := os.Open(cgroup)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		var ee *exec.ExitError
@@ -381,4 +408,26 @@ func testNetns(t *testing.T, hosts ...int) (string, []string) {
 	ip("-n", name, "link", "set", "eth0", "up")
 	ip("-n", name, "link", "set", "lo", "up")
 	return "/run/netns/" + name, addrs
+}
+
+// dnsRequest resolves echo.default.svc.cluster.local at addr and prints the
+// answer and where it came from.
+func dnsRequest(network, addr string) string {
+	c := &dns.Client{Net: network, Timeout: 2 * time.Second}
+	conn, err := c.Dial(addr)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	defer conn.Close()
+	m := new(dns.Msg)
+	m.SetQuestion("echo.default.svc.cluster.local.", dns.TypeA)
+	resp, _, err := c.ExchangeWithConn(m, conn)
+	if err != nil {
+		return "error " + err.Error()
+	}
+	if len(resp.Answer) != 1 {
+		return fmt.Sprintf("error answer %v", resp.Answer)
+	}
+	a := strings.Fields(resp.Answer[0].String())
+	return fmt.Sprintf("%s %s %s from %s", a[0], a[3], a[4], conn.RemoteAddr())
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/client-go/kubernetes/fake"
 )
 
@@ -72,5 +73,30 @@ func TestNoCgroup2(t *testing.T) {
 	err := CheckPrerequisites(dir)
 	if err == nil || !strings.Contains(err.Error(), "needs cgroup2: "+dir+" is not a cgroup2 mount") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestEnsureBPFFS: a pin path below the conventional mount point gets a bpf
+// filesystem mounted there when none is; other paths must already be on one.
+func TestEnsureBPFFS(t *testing.T) {
+	requireRoot(t)
+	sysBPF := t.TempDir()
+	if err := ensureBPFFSAt(filepath.Join(sysBPF, "kubeseed"), sysBPF); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := unix.Unmount(sysBPF, unix.MNT_DETACH); err != nil {
+			t.Errorf("unmounting: %v", err)
+		}
+	})
+	if !isBPFFS(sysBPF) {
+		t.Fatal("no bpf filesystem mounted")
+	}
+	if err := ensureBPFFSAt(filepath.Join(sysBPF, "kubeseed"), sysBPF); err != nil {
+		t.Errorf("second call: %v", err)
+	}
+	other := t.TempDir()
+	if err := ensureBPFFSAt(filepath.Join(other, "pins"), sysBPF); err == nil || !strings.Contains(err.Error(), "is not on a bpf filesystem") {
+		t.Errorf("pin path off bpffs: got %v", err)
 	}
 }

@@ -4,16 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -54,6 +56,9 @@ type Config struct {
 	// CleanupOnExit removes pins, links and the route when Run returns. By
 	// default they stay, so Services keep routing while the agent restarts.
 	CleanupOnExit bool
+	// NodeIPs are the node's addresses NodePort Services answer on; empty
+	// means every IPv4 address of the node's interfaces at start.
+	NodeIPs []netip.Addr
 	// NodeLocalDNS, when valid, is where the kube-system/kube-dns Service's
 	// ports lead on this node (the node's DNS listener), whatever its
 	// endpoints say, so each node's pods ask their own node.
@@ -79,8 +84,8 @@ type Proxy struct {
 	client kubernetes.Interface
 	ready  chan struct{}
 
-	mu     sync.Mutex
-	syncer *syncer
+	syncer    *syncer
+	nodePorts *nodePorts
 }
 
 // New validates cfg and returns a Proxy; Run starts it.
@@ -103,7 +108,7 @@ func New(cfg Config) (*Proxy, error) {
 }
 
 // Ready is closed once the first full sync is in the maps and the programs
-// are attached.
+// are attached. It stays open when Run fails first: wait on both.
 func (p *Proxy) Ready() <-chan struct{} { return p.ready }
 
 // Run installs the service CIDR route, loads (or adopts) the datapath, syncs
@@ -122,23 +127,33 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	if err := ensureBPFFS(p.cfg.PinPath); err != nil {
 		return err
 	}
-	dp, err := bpf.Load(p.cfg.PinPath)
+	dp, err := bpf.Load(p.cfg.PinPath, p.cidr)
 	if err != nil {
 		return explainPermission(err)
+	}
+	if err := recordRoute(p.cfg.PinPath, p.cidr); err != nil {
+		dp.Close()
+		return err
 	}
 	defer func() {
 		dp.Close()
 		if p.cfg.CleanupOnExit {
-			err = errors.Join(err, Cleanup(p.cfg))
+			err = errors.Join(err, Cleanup(p.cfg.PinPath))
 		}
 	}()
-	s, err := newSyncer(mapsOf(dp))
+	nodeIPs := p.cfg.NodeIPs
+	if len(nodeIPs) == 0 {
+		if nodeIPs, err = interfaceAddrs(); err != nil {
+			return err
+		}
+	}
+	s, err := newSyncer(mapsOf(dp), nodeIPs...)
 	if err != nil {
 		return fmt.Errorf("adopting pinned service maps: %w", err)
 	}
-	p.mu.Lock()
 	p.syncer = s
-	p.mu.Unlock()
+	p.nodePorts = newNodePorts(log, p.cfg.NodeIPs)
+	defer p.nodePorts.Close()
 
 	factory := informers.NewSharedInformerFactory(p.client, 0)
 	svcInformer := factory.Core().V1().Services()
@@ -146,24 +161,24 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
 		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "proxy"})
 	defer queue.ShutDown()
-	enqueue := func(obj any, name func(metav1Object) (types.NamespacedName, bool)) {
+	enqueue := func(obj any, name func(metav1.Object) (types.NamespacedName, bool)) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
-		if o, ok := obj.(metav1Object); ok {
+		if o, err := meta.Accessor(obj); err == nil {
 			if n, ok := name(o); ok {
 				queue.Add(n)
 			}
 		}
 	}
-	svcName := func(o metav1Object) (types.NamespacedName, bool) {
+	svcName := func(o metav1.Object) (types.NamespacedName, bool) {
 		return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, true
 	}
-	sliceService := func(o metav1Object) (types.NamespacedName, bool) {
+	sliceService := func(o metav1.Object) (types.NamespacedName, bool) {
 		n := o.GetLabels()[discoveryv1.LabelServiceName]
 		return types.NamespacedName{Namespace: o.GetNamespace(), Name: n}, n != ""
 	}
-	handler := func(name func(metav1Object) (types.NamespacedName, bool)) cache.ResourceEventHandlerFuncs {
+	handler := func(name func(metav1.Object) (types.NamespacedName, bool)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { enqueue(o, name) },
 			UpdateFunc: func(_, o any) { enqueue(o, name) },
@@ -195,6 +210,7 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	for _, svc := range all {
 		if m := p.translate(svc, sliceIndexer); m != nil {
 			desired = append(desired, m)
+			p.nodePorts.Set(m.Name, m)
 		}
 	}
 	if err := s.Replace(desired); err != nil {
@@ -222,12 +238,6 @@ func mapsOf(dp *bpf.Datapath) *lbmap.Maps {
 	}
 }
 
-type metav1Object interface {
-	GetNamespace() string
-	GetName() string
-	GetLabels() map[string]string
-}
-
 const serviceIndex = "service"
 
 func indexByService(obj any) ([]string, error) {
@@ -249,7 +259,7 @@ func (p *Proxy) translate(svc *corev1.Service, slices cache.Indexer) *model.Serv
 		ss = append(ss, o.(*discoveryv1.EndpointSlice))
 	}
 	m := model.FromKubernetes(svc, ss, p.cfg.NodeName)
-	if m != nil && p.cfg.NodeLocalDNS.IsValid() && svc.Namespace == metav1NamespaceSystem && svc.Name == "kube-dns" {
+	if m != nil && p.cfg.NodeLocalDNS.IsValid() && svc.Namespace == metav1.NamespaceSystem && svc.Name == "kube-dns" {
 		for i := range m.Ports {
 			m.Ports[i].Backends = []model.Backend{{
 				IP: p.cfg.NodeLocalDNS.Addr(), Port: p.cfg.NodeLocalDNS.Port(), Ready: true, Serving: true, NodeName: p.cfg.NodeName,
@@ -258,8 +268,6 @@ func (p *Proxy) translate(svc *corev1.Service, slices cache.Indexer) *model.Serv
 	}
 	return m
 }
-
-const metav1NamespaceSystem = "kube-system"
 
 func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[types.NamespacedName],
 	svcs corelisters.ServiceLister, slices cache.Indexer) bool {
@@ -272,9 +280,12 @@ func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimiti
 	svc, err := svcs.Services(key.Namespace).Get(key.Name)
 	switch {
 	case apierrors.IsNotFound(err):
+		p.nodePorts.Set(name, nil)
 		err = p.syncer.Delete(name)
 	case err == nil:
-		if m := p.translate(svc, slices); m != nil {
+		m := p.translate(svc, slices)
+		p.nodePorts.Set(name, m)
+		if m != nil {
 			err = p.syncer.Upsert(m)
 		} else {
 			err = p.syncer.Delete(name)
@@ -285,19 +296,40 @@ func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimiti
 		queue.AddRateLimited(key)
 		return true
 	}
+	klog.FromContext(ctx).V(4).Info("Synced service", "service", key)
 	queue.Forget(key)
 	return true
 }
 
-// Cleanup removes what a Proxy with cfg leaves behind: the pinned links (which
-// detaches the programs), the pinned maps and the service CIDR route.
-func Cleanup(cfg Config) error {
-	cfg.defaults()
+// interfaceAddrs returns the node's IPv4 addresses except loopback ones.
+func interfaceAddrs() ([]netip.Addr, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil, fmt.Errorf("listing node addresses for NodePorts: %w", err)
+	}
+	var out []netip.Addr
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(n.IP); ok && ip.Unmap().Is4() && !ip.IsLoopback() {
+				out = append(out, ip.Unmap())
+			}
+		}
+	}
+	return out, nil
+}
+
+// Cleanup removes what a Proxy with pin path pinPath leaves behind: the
+// pinned links (which detaches the programs), the pinned maps and the service
+// CIDR's blackhole route (whose prefix the Proxy records next to its pins).
+// Nothing there is not an error.
+func Cleanup(pinPath string) error {
 	var errs []error
-	errs = append(errs, bpf.Unpin(cfg.PinPath))
-	if cidr, err := netip.ParsePrefix(cfg.ServiceCIDR); err == nil {
+	if cidr, ok, err := recordedRoute(pinPath); err != nil {
+		errs = append(errs, err)
+	} else if ok {
 		errs = append(errs, DeleteBlackholeRoute(cidr))
 	}
+	errs = append(errs, bpf.Unpin(pinPath))
 	return errors.Join(errs...)
 }
 
@@ -305,6 +337,11 @@ func Cleanup(cfg Config) error {
 // /sys/fs/bpf when the pin path is below it and nothing is mounted there yet
 // (systemd does this on most distributions; machines without it do not).
 func ensureBPFFS(pinPath string) error {
+	return ensureBPFFSAt(pinPath, "/sys/fs/bpf")
+}
+
+// ensureBPFFSAt is ensureBPFFS with the conventional mount point sysBPF.
+func ensureBPFFSAt(pinPath, sysBPF string) error {
 	dir := filepath.Clean(pinPath)
 	for {
 		if _, err := os.Stat(dir); err == nil {
@@ -319,7 +356,6 @@ func ensureBPFFS(pinPath string) error {
 	if isBPFFS(dir) {
 		return nil
 	}
-	const sysBPF = "/sys/fs/bpf"
 	if pinPath == sysBPF || strings.HasPrefix(filepath.Clean(pinPath), sysBPF+"/") {
 		if isBPFFS(sysBPF) {
 			return nil

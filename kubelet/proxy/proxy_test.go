@@ -3,9 +3,14 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -16,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
+	clusterdns "github.com/kubeseed/kubeseed/kubelet/dns"
 	"github.com/kubeseed/kubeseed/test/testenv"
 )
 
@@ -83,7 +89,7 @@ func TestProxy(t *testing.T) {
 	cg := testCgroup(t)
 	cfg := Config{Client: client, NodeName: "node-a", ServiceCIDR: testServiceCIDR, CgroupPath: cg, PinPath: pin}
 	t.Cleanup(func() {
-		if err := Cleanup(cfg); err != nil {
+		if err := Cleanup(pin); err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
@@ -94,8 +100,30 @@ func TestProxy(t *testing.T) {
 	webPort := backendsIn(t, ns, ips[0], ips[1])
 	altPort := backendsIn(t, ns, ips[2])
 	b2, b3, b4, b5 := ips[0], ips[1], ips[2], ips[3]
+	hostIP := b2[:strings.LastIndex(b2, ".")] + ".1" // the host side of the veth pair
+	cfg.NodeIPs = []netip.Addr{netip.MustParseAddr(hostIP)}
 	// The node's DNS listener, where kube-dns leads on this node.
-	cfg.NodeLocalDNS = netip.AddrPortFrom(netip.MustParseAddr(b3), webPort)
+	// The node's cluster DNS listens on the node's address; the kube-dns
+	// Service leads there.
+	dnsServer, err := clusterdns.New(clusterdns.Config{Client: client, ListenAddr: hostIP + ":0", Upstreams: []string{"127.0.0.1:1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dnsCtx, stopDNS := context.WithCancel(ctx)
+	dnsDone := make(chan error, 1)
+	go func() { dnsDone <- dnsServer.Run(dnsCtx) }()
+	t.Cleanup(func() {
+		stopDNS()
+		if err := <-dnsDone; err != nil {
+			t.Errorf("DNS server: %v", err)
+		}
+	})
+	select {
+	case <-dnsServer.Ready():
+	case err := <-dnsDone:
+		t.Fatalf("DNS server: %v", err)
+	}
+	cfg.NodeLocalDNS = netip.MustParseAddrPort(dnsServer.Addr())
 
 	svc := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "echo"},
@@ -136,6 +164,30 @@ func TestProxy(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	nodePort := int32(31000 + int(randUint16()%700))
+	np := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "np"},
+		Spec: corev1.ServiceSpec{
+			Type:      corev1.ServiceTypeNodePort,
+			ClusterIP: "10.127.0.60",
+			Ports: []corev1.ServicePort{
+				{Name: "http", Port: 80, Protocol: corev1.ProtocolTCP, NodePort: nodePort},
+				{Name: "dns", Port: 53, Protocol: corev1.ProtocolUDP, NodePort: nodePort + 1},
+			},
+		},
+	}
+	if _, err := client.CoreV1().Services("default").Create(ctx, np, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx,
+		endpointSlice("np-a", "np", "http", int32(webPort), corev1.ProtocolTCP, true, b2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx,
+		endpointSlice("np-udp", "np", "dns", int32(webPort), corev1.ProtocolUDP, true, b2), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
 	run := func() (context.CancelFunc, chan error) {
 		p, err := New(cfg)
 		if err != nil {
@@ -166,10 +218,59 @@ func TestProxy(t *testing.T) {
 		t.Errorf("UDP reached %v, want %s", got, b2)
 	}
 
-	for _, mode := range []string{"udp", "tcp"} {
-		if got := tally(t, request(t, cg, mode, "10.127.0.10:53", 3), "10.127.0.10:53"); got[b3] != 3 {
-			t.Errorf("kube-dns over %s reached %v, want the node-local listener %s", mode, got, b3)
+	// A pod's resolver asks the kube-dns Service address and gets its answer
+	// from the node's DNS server, from the Service address.
+	for _, mode := range []string{"dns-udp", "dns-tcp"} {
+		got := request(t, cg, mode, "10.127.0.10:53", 1)[0]
+		if want := "echo.default.svc.cluster.local. A 10.127.0.50 from 10.127.0.10:53"; got != want {
+			t.Errorf("%s: got %q, want %q", mode, got, want)
 		}
+	}
+
+	// The three names the seeds use resolve from a pod through glibc's
+	// resolver, with the resolv.conf a pod gets (`ip netns exec` mounts it).
+	etc := filepath.Join("/etc/netns", filepath.Base(ns))
+	if err := os.MkdirAll(etc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		os.RemoveAll(etc)
+		os.Remove(filepath.Dir(etc)) // only when no one else uses it
+	})
+	conf := clusterdns.PodResolvConf("default", "cluster.local", []string{"10.127.0.10"}, nil)
+	if err := os.WriteFile(filepath.Join(etc, "resolv.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"echo", "echo.default", "echo.default.svc.cluster.local"} {
+		out, err := inCgroup(t, cg, "ip", "netns", "exec", filepath.Base(ns), "getent", "ahostsv4", name)
+		if err != nil || !strings.HasPrefix(out, "10.127.0.50 ") {
+			t.Errorf("getent ahostsv4 %s in a pod: %q %v", name, out, err)
+		}
+	}
+
+	// NodePort: from the node at 127.0.0.1 and at its address (through the
+	// programs), and from another network namespace (through the listener).
+	for _, addr := range []string{"127.0.0.1", hostIP} {
+		front := net.JoinHostPort(addr, strconv.Itoa(int(nodePort)))
+		if got := tally(t, request(t, cg, "tcp", front, 3), front); got[b2] != 3 {
+			t.Errorf("NodePort %s from the node reached %v, want %s", front, got, b2)
+		}
+	}
+	// Inside a pod, 127.0.0.1 is the pod itself: no NodePort there.
+	local := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(nodePort)))
+	if l := requestFrom(t, cg, ns, "tcp", local, 1)[0]; !strings.Contains(l, "connection refused") {
+		t.Errorf("127.0.0.1:<nodePort> inside a pod's netns: got %q, want the pod's own closed port", l)
+	}
+	front := net.JoinHostPort(hostIP, strconv.Itoa(int(nodePort)))
+	if got := tally(t, requestFrom(t, "", ns, "tcp", front, 3), front); got[b2] != 3 {
+		t.Errorf("NodePort %s from another netns reached %v, want %s", front, got, b2)
+	}
+	udpFront := net.JoinHostPort(hostIP, strconv.Itoa(int(nodePort+1)))
+	if got := tally(t, requestFrom(t, "", ns, "udp", udpFront, 3), udpFront); got[b2] != 3 {
+		t.Errorf("UDP NodePort %s from another netns reached %v, want %s", udpFront, got, b2)
+	}
+	if got := tally(t, request(t, cg, "udp", udpFront, 3), udpFront); got[b2] != 3 {
+		t.Errorf("UDP NodePort %s from the node reached %v, want %s", udpFront, got, b2)
 	}
 
 	// Endpoints going away apply without a restart.
@@ -211,4 +312,39 @@ func TestProxy(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("proxy Run: %v", err)
 	}
+
+	// With CleanupOnExit the agent removes the route, the pins and with them
+	// the programs when it stops (through Cleanup).
+	cfg.CleanupOnExit = true
+	cancel, done = run()
+	tally(t, request(t, cg, "tcp", "10.127.0.50:80", 1), "10.127.0.50:80")
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("proxy Run: %v", err)
+	}
+	if route, _ := exec.Command("ip", "route", "show", testServiceCIDR).Output(); len(route) > 0 {
+		t.Errorf("route left after Cleanup: %s", route)
+	}
+	if _, err := os.Stat(pin); !os.IsNotExist(err) {
+		t.Errorf("pin directory left after Cleanup: %v", err)
+	}
+	if l := request(t, cg, "tcp", "10.127.0.50:80", 1)[0]; !strings.HasPrefix(l, "error") {
+		t.Errorf("service still routed after Cleanup: %q", l)
+	}
+}
+
+// inCgroup runs a command inside cgroup and returns its output.
+func inCgroup(t *testing.T, cgroup string, name string, args ...string) (string, error) {
+	t.Helper()
+	f, err := os.Open(cgroup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: int(f.Fd())}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }

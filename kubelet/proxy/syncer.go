@@ -23,6 +23,7 @@ type backendKey struct {
 type frontendState struct {
 	svcID    uint32
 	affinity uint32
+	flags    uint32
 	backends []uint32 // backend IDs in slot order (slot i+1)
 }
 
@@ -33,6 +34,9 @@ type frontendState struct {
 type syncer struct {
 	mu sync.Mutex
 	m  *lbmap.Maps
+	// nodeIPs are the addresses NodePorts are reachable at from the node
+	// (besides 127.0.0.1).
+	nodeIPs []netip.Addr
 
 	frontends map[frontendKey]*frontendState
 	owners    map[model.ServiceName][]frontendKey // the frontends each service wrote
@@ -90,8 +94,8 @@ func protoNumber(p model.Protocol) (uint8, bool) {
 }
 
 // newSyncer reads the maps' current contents as its starting state.
-func newSyncer(m *lbmap.Maps) (*syncer, error) {
-	s := &syncer{m: m}
+func newSyncer(m *lbmap.Maps, nodeIPs ...netip.Addr) (*syncer, error) {
+	s := &syncer{m: m, nodeIPs: nodeIPs}
 	if err := s.adopt(); err != nil {
 		return nil, err
 	}
@@ -136,7 +140,7 @@ func (s *syncer) adopt() error {
 		if k.Slot != 0 {
 			continue
 		}
-		fs := &frontendState{svcID: v.ServiceID, affinity: v.AffinityTimeout, backends: make([]uint32, v.Count)}
+		fs := &frontendState{svcID: v.ServiceID, affinity: v.AffinityTimeout, flags: v.Flags, backends: make([]uint32, v.Count)}
 		for i := range fs.backends {
 			sv, ok := slots[lbmap.ServiceKey{Addr: k.Addr, Port: k.Port, Proto: k.Proto, Slot: uint16(i + 1)}]
 			if ok {
@@ -248,20 +252,40 @@ func (s *syncer) Delete(name model.ServiceName) error {
 func (s *syncer) upsert(svc *model.Service) error {
 	var keys []frontendKey
 	want := map[frontendKey]bool{}
-	for _, p := range svc.Ports {
-		proto, ok := protoNumber(p.Frontend.Protocol)
-		if !ok || !p.Frontend.IP.Is4() {
-			continue // SCTP and IPv6 are not translated by the socket programs
+	affinity := uint32(svc.AffinityTimeout.Seconds())
+	write := func(fk frontendKey, backends []model.Backend, flags uint32) error {
+		if want[fk] {
+			return nil // a node port shared by two cluster IPs (dual-stack): once
 		}
-		fk := frontendKey{netip.AddrPortFrom(p.Frontend.IP, p.Frontend.Port), proto}
 		keys = append(keys, fk)
 		want[fk] = true
 		// A cluster IP moves between services only through a delete and a
 		// create, whose events may arrive in either order: the newest writer
 		// owns the frontend.
 		s.ownerOf[fk] = svc.Name
-		if err := s.writeFrontend(fk, p.Backends, uint32(svc.AffinityTimeout.Seconds())); err != nil {
+		if err := s.writeFrontend(fk, backends, affinity, flags); err != nil {
 			return fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		return nil
+	}
+	for _, p := range svc.Ports {
+		proto, ok := protoNumber(p.Frontend.Protocol)
+		if !ok || !p.Frontend.IP.Is4() {
+			continue // SCTP and IPv6 are not translated by the socket programs
+		}
+		if err := write(frontendKey{netip.AddrPortFrom(p.Frontend.IP, p.Frontend.Port), proto}, p.Backends, 0); err != nil {
+			return err
+		}
+		if p.NodePort == 0 {
+			continue
+		}
+		for _, ip := range s.nodeIPs {
+			if err := write(frontendKey{netip.AddrPortFrom(ip, p.NodePort), proto}, p.NodePortBackends, 0); err != nil {
+				return err
+			}
+		}
+		if err := write(frontendKey{netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), p.NodePort), proto}, p.NodePortBackends, lbmap.FlagHostOnly); err != nil {
+			return err
 		}
 	}
 	for _, fk := range s.owners[svc.Name] {
@@ -303,7 +327,7 @@ func (s *syncer) remove(name model.ServiceName) error {
 // writeFrontend changes a frontend in an order that keeps every intermediate
 // state valid for the programs: new backends first, then the slots, then the
 // count, and only then the slots and backends no longer used.
-func (s *syncer) writeFrontend(fk frontendKey, backends []model.Backend, affinity uint32) error {
+func (s *syncer) writeFrontend(fk frontendKey, backends []model.Backend, affinity, flags uint32) error {
 	ids := make([]uint32, 0, len(backends))
 	for _, b := range backends {
 		id, err := s.acquireBackend(backendKey{b.AddrPort(), fk.proto})
@@ -316,13 +340,13 @@ func (s *syncer) writeFrontend(fk frontendKey, backends []model.Backend, affinit
 	if exists {
 		ids = stableSlots(old.backends, ids)
 	}
-	if exists && old.affinity == affinity && equalIDs(old.backends, ids) {
+	if exists && old.affinity == affinity && old.flags == flags && equalIDs(old.backends, ids) {
 		for _, id := range ids {
 			s.refs[id]-- // undo acquire: nothing changes
 		}
 		return nil
 	}
-	fs := &frontendState{affinity: affinity, backends: ids}
+	fs := &frontendState{affinity: affinity, flags: flags, backends: ids}
 	if exists {
 		fs.svcID = old.svcID
 	} else {
@@ -336,7 +360,7 @@ func (s *syncer) writeFrontend(fk frontendKey, backends []model.Backend, affinit
 			return err
 		}
 	}
-	if err := s.putSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0), lbmap.ServiceValue{Count: uint32(len(ids)), ServiceID: fs.svcID, AffinityTimeout: affinity}); err != nil {
+	if err := s.putSlot(lbmap.NewServiceKey(fk.addr, fk.proto, 0), lbmap.ServiceValue{Count: uint32(len(ids)), ServiceID: fs.svcID, AffinityTimeout: affinity, Flags: flags}); err != nil {
 		return err
 	}
 	s.frontends[fk] = fs

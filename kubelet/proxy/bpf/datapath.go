@@ -1,13 +1,19 @@
 package bpf
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 
+	"unsafe"
+
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/link"
+	"golang.org/x/sys/unix"
 )
 
 // hooks pairs each program with the cgroup hook it serves.
@@ -38,18 +44,22 @@ func (o *LbObjects) hooks() []struct {
 // working while the node agent restarts, and the next agent adopts them.
 type Datapath struct {
 	LbObjects
-	pinDir string
-	links  []link.Link
+	pinDir      string
+	serviceCIDR netip.Prefix
+	links       []link.Link
 }
 
 // Load loads the programs and opens the maps pinned in pinDir, creating and
 // pinning the maps that are missing. Maps whose layout changed (an upgrade)
 // are replaced, which drops their contents; the syncer then rewrites them.
-func Load(pinDir string) (*Datapath, error) {
+// The caller's network namespace is taken as the node's. Connections to
+// serviceCIDR addresses that are no frontend are refused (an invalid prefix:
+// left alone).
+func Load(pinDir string, serviceCIDR netip.Prefix) (*Datapath, error) {
 	if err := os.MkdirAll(pinDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pin directory: %w", err)
 	}
-	d := &Datapath{pinDir: pinDir}
+	d := &Datapath{pinDir: pinDir, serviceCIDR: serviceCIDR}
 	err := d.load()
 	if errors.Is(err, ebpf.ErrMapIncompatible) {
 		for _, name := range mapNames() {
@@ -70,8 +80,28 @@ func (d *Datapath) load() error {
 	if err != nil {
 		return err
 	}
-	for _, m := range spec.Maps {
-		m.Pinning = ebpf.PinByName
+	for _, name := range mapNames() {
+		spec.Maps[name].Pinning = ebpf.PinByName
+	}
+	cookie, err := netnsCookie()
+	if err != nil {
+		return err
+	}
+	if err := spec.Variables["host_netns_cookie"].Set(cookie); err != nil {
+		return fmt.Errorf("setting the host network namespace cookie: %w", err)
+	}
+	if p := d.serviceCIDR; p.IsValid() && p.Addr().Is4() {
+		p = p.Masked()
+		mask := net.CIDRMask(p.Bits(), 32)
+		a := p.Addr().As4()
+		// The program compares raw network-order words: pass the bytes as
+		// they lie in memory.
+		if err := spec.Variables["service_net"].Set(binary.NativeEndian.Uint32(a[:])); err != nil {
+			return fmt.Errorf("setting the service CIDR: %w", err)
+		}
+		if err := spec.Variables["service_mask"].Set(binary.NativeEndian.Uint32(mask)); err != nil {
+			return fmt.Errorf("setting the service CIDR: %w", err)
+		}
 	}
 	opts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: d.pinDir}}
 	if err := spec.LoadAndAssign(&d.LbObjects, opts); err != nil {
@@ -145,4 +175,21 @@ func Unpin(pinDir string) error {
 		return fmt.Errorf("removing pins in %s: %w", pinDir, err)
 	}
 	return nil
+}
+
+// netnsCookie returns the cookie of the caller's network namespace, the value
+// bpf_get_netns_cookie returns for its sockets.
+func netnsCookie() (uint64, error) {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("reading the network namespace cookie: %w", err)
+	}
+	defer unix.Close(fd)
+	var cookie uint64
+	size := uint32(unsafe.Sizeof(cookie))
+	if _, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_NETNS_COOKIE,
+		uintptr(unsafe.Pointer(&cookie)), uintptr(unsafe.Pointer(&size)), 0); errno != 0 {
+		return 0, fmt.Errorf("reading the network namespace cookie: %w", errno)
+	}
+	return cookie, nil
 }

@@ -29,6 +29,9 @@ const (
 	LbProgKubeseedRecvmsg6     = "kubeseed_recvmsg6"
 	LbProgKubeseedSendmsg4     = "kubeseed_sendmsg4"
 	LbProgKubeseedSendmsg6     = "kubeseed_sendmsg6"
+	LbVarHostNetnsCookie       = "host_netns_cookie"
+	LbVarServiceMask           = "service_mask"
+	LbVarServiceNet            = "service_net"
 )
 
 // LoadLb returns the embedded CollectionSpec for Lb.
@@ -98,6 +101,9 @@ type LbMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type LbVariableSpecs struct {
+	HostNetnsCookie *ebpf.VariableSpec `ebpf:"host_netns_cookie"`
+	ServiceMask     *ebpf.VariableSpec `ebpf:"service_mask"`
+	ServiceNet      *ebpf.VariableSpec `ebpf:"service_net"`
 }
 
 // LbObjects contains all objects after they have been loaded into the kernel.
@@ -141,6 +147,9 @@ func (m *LbMaps) Close() error {
 //
 // It can be passed to LoadLbObjects or ebpf.CollectionSpec.LoadAndAssign.
 type LbVariables struct {
+	HostNetnsCookie *ebpf.Variable `ebpf:"host_netns_cookie"`
+	ServiceMask     *ebpf.Variable `ebpf:"service_mask"`
+	ServiceNet      *ebpf.Variable `ebpf:"service_net"`
 }
 
 // LbPrograms contains all programs after they have been loaded into the kernel.

@@ -47,7 +47,12 @@ type ServiceValue struct {
 	BackendID       uint32 // slots > 0
 	ServiceID       uint32 // identifies the frontend in affinity entries
 	AffinityTimeout uint32 // seconds; 0 means none
+	Flags           uint32 // FlagHostOnly
 }
+
+// FlagHostOnly limits a frontend to sockets in the node's network namespace
+// (127.0.0.1:<nodePort>, which inside a pod means the pod itself).
+const FlagHostOnly uint32 = 1
 
 // Backend is an endpoint address. Layout: struct backend in lb.c.
 type Backend struct {

@@ -38,6 +38,8 @@ func FromKubernetes(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, no
 		}
 	}
 	local := svc.Spec.InternalTrafficPolicy != nil && *svc.Spec.InternalTrafficPolicy == corev1.ServiceInternalTrafficPolicyLocal
+	externalLocal := svc.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal
+	nodePorts := svc.Spec.Type == corev1.ServiceTypeNodePort || svc.Spec.Type == corev1.ServiceTypeLoadBalancer
 
 	ips := svc.Spec.ClusterIPs
 	if len(ips) == 0 {
@@ -56,11 +58,17 @@ func FromKubernetes(svc *corev1.Service, slices []*discoveryv1.EndpointSlice, no
 			all := endpointsFor(sp.Name, proto, slices)
 			backends := SelectBackends(all, local, nodeName)
 			sortBackends(backends)
-			out.Ports = append(out.Ports, Port{
+			port := Port{
 				Name:     sp.Name,
 				Frontend: Frontend{IP: ip, Port: uint16(sp.Port), Protocol: proto},
 				Backends: backends,
-			})
+			}
+			if nodePorts && sp.NodePort > 0 {
+				port.NodePort = uint16(sp.NodePort)
+				port.NodePortBackends = SelectBackends(all, externalLocal, nodeName)
+				sortBackends(port.NodePortBackends)
+			}
+			out.Ports = append(out.Ports, port)
 		}
 	}
 	return out

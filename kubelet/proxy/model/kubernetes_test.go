@@ -169,6 +169,13 @@ func TestFromKubernetes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := FromKubernetes(tt.svc, tt.slices, "n1")
+			if got != nil {
+				for _, p := range got.Ports {
+					if p.NodePort != 0 {
+						t.Errorf("%s: node port %d on a ClusterIP service", p.Frontend, p.NodePort)
+					}
+				}
+			}
 			if tt.nilWant {
 				if got != nil {
 					t.Fatalf("want nil, got %+v", got)
@@ -233,6 +240,39 @@ func TestSelectBackends(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			if got := addrs(SelectBackends(tt.in, tt.local, "n1")); !equal(got, tt.want) {
 				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFromKubernetesNodePort(t *testing.T) {
+	web := map[string]int32{"http": 8080}
+	slices := []*discoveryv1.EndpointSlice{slice("a", web, ep{ip: "10.244.0.2", ready: yes, node: "n1"}, ep{ip: "10.244.1.2", ready: yes, node: "n2"})}
+	tests := []struct {
+		name              string
+		etp               corev1.ServiceExternalTrafficPolicy
+		cluster, nodePort []string
+	}{
+		{"externalTrafficPolicy Cluster", corev1.ServiceExternalTrafficPolicyCluster, []string{"10.244.0.2:8080", "10.244.1.2:8080"}, []string{"10.244.0.2:8080", "10.244.1.2:8080"}},
+		{"externalTrafficPolicy Local", corev1.ServiceExternalTrafficPolicyLocal, []string{"10.244.0.2:8080", "10.244.1.2:8080"}, []string{"10.244.0.2:8080"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := service(func(s *corev1.Service) {
+				s.Spec.Type = corev1.ServiceTypeNodePort
+				s.Spec.ExternalTrafficPolicy = tt.etp
+				s.Spec.Ports[0].NodePort = 30080
+			})
+			got := FromKubernetes(svc, slices, "n1")
+			p := got.Ports[0]
+			if p.NodePort != 30080 {
+				t.Errorf("node port %d, want 30080", p.NodePort)
+			}
+			if g := addrs(p.Backends); !equal(g, tt.cluster) {
+				t.Errorf("cluster IP backends %v, want %v", g, tt.cluster)
+			}
+			if g := addrs(p.NodePortBackends); !equal(g, tt.nodePort) {
+				t.Errorf("node port backends %v, want %v", g, tt.nodePort)
 			}
 		})
 	}

@@ -68,6 +68,11 @@ type Port struct {
 	// Backends are the endpoints traffic goes to, sorted by address; empty
 	// means connections are refused.
 	Backends []Backend
+	// NodePort, when not zero, is the port the Service also listens on at
+	// the node's addresses, leading to NodePortBackends (the same as
+	// Backends unless externalTrafficPolicy is Local).
+	NodePort         uint16
+	NodePortBackends []Backend
 }
 
 // Frontends returns the Service's frontends mapped to their ports.
@@ -86,7 +91,8 @@ func (s *Service) Equal(o *Service) bool {
 	}
 	return s.Name == o.Name && s.AffinityTimeout == o.AffinityTimeout &&
 		slices.EqualFunc(s.Ports, o.Ports, func(a, b Port) bool {
-			return a.Name == b.Name && a.Frontend == b.Frontend && slices.Equal(a.Backends, b.Backends)
+			return a.Name == b.Name && a.Frontend == b.Frontend && slices.Equal(a.Backends, b.Backends) &&
+				a.NodePort == b.NodePort && slices.Equal(a.NodePortBackends, b.NodePortBackends)
 		})
 }
 

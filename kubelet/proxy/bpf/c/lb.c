@@ -32,7 +32,22 @@ struct svc_value {
 	__u32 backend_id;       // slot > 0: the backend
 	__u32 svc_id;           // identifies the frontend in affinity entries
 	__u32 affinity_timeout; // seconds; 0 means no session affinity
+	__u32 flags;            // SVC_HOST_ONLY
 };
+
+// The frontend only applies to sockets of the node's own network namespace:
+// 127.0.0.1:<nodePort> means the node to a host process, but the pod itself
+// inside a pod.
+#define SVC_HOST_ONLY 1
+
+// Set by the loader: the cookie of the node's network namespace.
+volatile const __u64 host_netns_cookie = 0;
+
+// Set by the loader: the service CIDR (network byte order; mask 0: unset). A
+// cluster IP port that is no frontend is refused rather than left to the
+// blackhole route, whose EINVAL would puzzle the client.
+volatile const __u32 service_net = 0;
+volatile const __u32 service_mask = 0;
 
 struct backend {
 	__u32 addr; // network byte order
@@ -204,13 +219,19 @@ static __always_inline enum lb_result translate(void *ctx, __u32 *addr, __u16 *p
 	struct backend *be;
 
 	svc = bpf_map_lookup_elem(&kubeseed_services, &key);
-	if (!svc)
+	if (!svc) {
+		if (service_mask && (*addr & service_mask) == service_net)
+			return LB_REFUSE;
+		return LB_PASS;
+	}
+	__u64 netns = bpf_get_netns_cookie(ctx);
+	if ((svc->flags & SVC_HOST_ONLY) && netns != host_netns_cookie)
 		return LB_PASS;
 	if (svc->count == 0)
 		return LB_REFUSE;
 
 	__u64 cookie = bpf_get_socket_cookie(ctx);
-	be = pick_backend(svc, &key, bpf_get_netns_cookie(ctx), cookie, udp_flow);
+	be = pick_backend(svc, &key, netns, cookie, udp_flow);
 	if (!be)
 		return LB_REFUSE;
 
