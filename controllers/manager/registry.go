@@ -6,6 +6,7 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
+	"github.com/kubeseed/kubeseed/controllers/statefulset"
 )
 
 // controller is one named controller and how it joins a manager.
@@ -19,5 +20,6 @@ type controller struct {
 var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
 	{name: "deployment", setup: deployment.SetupWithManager},
+	{name: "statefulset", setup: statefulset.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }
