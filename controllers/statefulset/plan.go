@@ -206,4 +206,3 @@ func finish(set *appsv1.StatefulSet, st appsv1.StatefulSetStatus) appsv1.Statefu
 	}
 	return st
 }
-
