@@ -8,14 +8,15 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// TTL bounds how long a set waits for its own writes to show in
-// the cache before it trusts the cache again (upstream waits 5 minutes).
+// TTL bounds how long a controller waits for its own writes to show in the
+// cache before it trusts the cache again (upstream waits 5 minutes).
 const TTL = 5 * time.Minute
 
-// Expectations remembers, per controller object (a ReplicaSet, a DaemonSet), the pods this controller created or
-// deleted that the informer cache has not shown yet. While any are pending the
-// set does not create or delete again, so a stale cache never makes it create
-// twice (the bug upstream's ControllerExpectations exist to prevent).
+// Expectations remembers, per controller object (a ReplicaSet, a DaemonSet),
+// the pods the controller created or deleted that the informer cache has not
+// shown yet. While any are pending the object is not acted on again, so a
+// stale cache never makes it create twice (the bug upstream's
+// ControllerExpectations exist to prevent).
 type Expectations struct {
 	mu  sync.Mutex
 	set map[types.NamespacedName]*pending

@@ -3,6 +3,7 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
@@ -21,5 +22,6 @@ var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
 	{name: "deployment", setup: deployment.SetupWithManager},
 	{name: "statefulset", setup: statefulset.SetupWithManager},
+	{name: "daemonset", setup: daemonset.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }

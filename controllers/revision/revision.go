@@ -2,15 +2,19 @@ package revision
 
 import (
 	"bytes"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/rand"
+	"k8s.io/utils/dump"
 )
 
 // HashLabel is the label a ControllerRevision carries with its hash.
@@ -112,4 +116,43 @@ func ToDelete(revs []*appsv1.ControllerRevision, live map[string]bool, limit int
 	}
 	Sort(dead)
 	return dead[:len(dead)-limit]
+}
+
+// TemplateHash is upstream's pod template hash (controller.ComputeHash), the
+// pod-template-hash of Deployments and the controller-revision-hash of
+// DaemonSets: FNV-32a over the template's deep dump (k8s.io/utils/dump.ForHash,
+// the rendering upstream hashes), then the collision count as 8
+// little-endian bytes when set, the decimal sum encoded with
+// rand.SafeEncodeString.
+func TemplateHash(template *corev1.PodTemplateSpec, collisionCount *int32) string {
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%v", dump.ForHash(*template))
+	if collisionCount != nil {
+		b := make([]byte, 8)
+		binary.LittleEndian.PutUint32(b, uint32(*collisionCount))
+		h.Write(b)
+	}
+	return rand.SafeEncodeString(fmt.Sprint(h.Sum32()))
+}
+
+// TemplatePatch is what StatefulSet and DaemonSet revisions store: a
+// strategic merge patch replacing spec.template, rendered exactly as
+// upstream's (the object's JSON round-tripped through a generic map, so keys
+// are sorted), which makes revision hashes and names match upstream's.
+func TemplatePatch(obj any) ([]byte, error) {
+	data, err := json.Marshal(obj)
+	if err != nil {
+		return nil, err
+	}
+	var raw map[string]any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	spec, _ := raw["spec"].(map[string]any)
+	template, _ := spec["template"].(map[string]any)
+	if template == nil {
+		return nil, fmt.Errorf("object has no spec.template")
+	}
+	template["$patch"] = "replace"
+	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
 }

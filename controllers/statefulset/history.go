@@ -6,28 +6,13 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
+
+	"github.com/kubeseed/kubeseed/controllers/revision"
 )
 
-// patchOf is what a revision stores: a strategic merge patch replacing
-// spec.template, rendered exactly as upstream's (the set's JSON round-tripped
-// through a generic map, so keys are sorted), which makes the revision hash
-// and name match upstream's.
+// patchOf is what a revision of set stores (see revision.TemplatePatch).
 func patchOf(set *appsv1.StatefulSet) ([]byte, error) {
-	data, err := json.Marshal(set)
-	if err != nil {
-		return nil, err
-	}
-	var raw map[string]any
-	if err := json.Unmarshal(data, &raw); err != nil {
-		return nil, err
-	}
-	spec, _ := raw["spec"].(map[string]any)
-	template, _ := spec["template"].(map[string]any)
-	if template == nil {
-		return nil, fmt.Errorf("statefulset %s has no template", set.Name)
-	}
-	template["$patch"] = "replace"
-	return json.Marshal(map[string]any{"spec": map[string]any{"template": template}})
+	return revision.TemplatePatch(set)
 }
 
 // applyRevision returns set with the spec a revision recorded.
