@@ -6,6 +6,7 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
+	"github.com/kubeseed/kubeseed/controllers/job"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 	"github.com/kubeseed/kubeseed/controllers/statefulset"
 )
@@ -23,5 +24,6 @@ var registry = []controller{
 	{name: "deployment", setup: deployment.SetupWithManager},
 	{name: "statefulset", setup: statefulset.SetupWithManager},
 	{name: "daemonset", setup: daemonset.SetupWithManager},
+	{name: "job", setup: job.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }

@@ -1,0 +1,105 @@
+package job
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+)
+
+var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+
+func TestIndexes(t *testing.T) {
+	set := parseIndexes("0,2-4,7", 6)
+	if !reflect.DeepEqual(set, map[int]bool{0: true, 2: true, 3: true, 4: true}) {
+		t.Errorf("parseIndexes = %v (7 is beyond completions)", set)
+	}
+	if got := formatIndexes(map[int]bool{0: true, 1: true, 3: true, 5: true, 6: true, 7: true}); got != "0-1,3,5-7" {
+		t.Errorf("formatIndexes = %q", got)
+	}
+	if got := pendingIndexes(5, map[int]bool{0: true}, map[int]bool{1: true}, 2); !reflect.DeepEqual(got, []int{2, 3}) {
+		t.Errorf("pendingIndexes = %v", got)
+	}
+}
+
+func TestBackoffDelay(t *testing.T) {
+	// 10s doubling: the 7th failure in a row would wait 640s, over the 10m cap.
+	cases := map[int]time.Duration{0: 0, 1: 10 * time.Second, 2: 20 * time.Second, 3: 40 * time.Second, 6: 320 * time.Second, 7: MaxPodFailureBackoff, 20: MaxPodFailureBackoff}
+	for n, want := range cases {
+		if got := backoffDelay(DefaultPodFailureBackoff, n); got != want {
+			t.Errorf("backoffDelay(%d) = %v, want %v", n, got, want)
+		}
+	}
+}
+
+func TestWantActive(t *testing.T) {
+	job := func(completions *int32, parallelism int32, suspend bool) *batchv1.Job {
+		return &batchv1.Job{Spec: batchv1.JobSpec{Completions: completions, Parallelism: ptr.To(parallelism), Suspend: ptr.To(suspend)}}
+	}
+	cases := []struct {
+		name              string
+		job               *batchv1.Job
+		succeeded, active int32
+		want              int32
+	}{
+		{"parallelism bounds", job(ptr.To[int32](5), 2, false), 0, 0, 2},
+		{"remaining completions bound", job(ptr.To[int32](5), 3, false), 4, 1, 1},
+		{"done", job(ptr.To[int32](5), 3, false), 5, 0, 0},
+		{"suspended", job(ptr.To[int32](5), 3, true), 0, 2, 0},
+		{"no completions: parallelism until a success", job(nil, 3, false), 0, 1, 3},
+		{"no completions: after a success, let the rest finish", job(nil, 3, false), 1, 2, 2},
+	}
+	for _, tc := range cases {
+		if got := wantActive(tc.job, tc.succeeded, tc.active); got != tc.want {
+			t.Errorf("%s: wantActive = %d, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestDecideOutcome(t *testing.T) {
+	base := func() *batchv1.Job {
+		return &batchv1.Job{Spec: batchv1.JobSpec{Completions: ptr.To[int32](2), BackoffLimit: ptr.To[int32](1)},
+			Status: batchv1.JobStatus{StartTime: &metav1.Time{Time: t0}}}
+	}
+	deadline := base()
+	deadline.Spec.ActiveDeadlineSeconds = ptr.To[int64](60)
+	recorded := base()
+	recorded.Status.Conditions = []batchv1.JobCondition{{Type: batchv1.JobFailureTarget, Status: corev1.ConditionTrue, Reason: "DeadlineExceeded", Message: "m"}}
+	cases := []struct {
+		name                      string
+		job                       *batchv1.Job
+		succeeded, failed, active int32
+		now                       time.Time
+		want                      *outcome
+	}{
+		{"running", base(), 1, 1, 1, t0, nil},
+		{"complete", base(), 2, 0, 0, t0, &outcome{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete, "CompletionsReached", msgCompletionsReached}},
+		{"complete waits for running pods", base(), 2, 0, 1, t0, nil},
+		{"backoff limit", base(), 1, 2, 1, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}},
+		{"failure wins over success", base(), 2, 2, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}},
+		{"deadline", deadline, 0, 0, 1, t0.Add(time.Minute), &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", msgDeadline}},
+		{"recorded outcome stands", recorded, 2, 0, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", "m"}},
+	}
+	for _, tc := range cases {
+		if got := decideOutcome(tc.job, tc.succeeded, tc.failed, tc.active, tc.now); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: decideOutcome = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestNewIndexedPod(t *testing.T) {
+	j := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "work", Namespace: "ns"}}
+	j.Spec.Template.Spec.Containers = []corev1.Container{{Name: "c"}}
+	p := newPod(j, metav1.OwnerReference{}, 4)
+	if p.GenerateName != "work-4-" || p.Spec.Hostname != "work-4" || p.Annotations[batchv1.JobCompletionIndexAnnotation] != "4" ||
+		len(p.Spec.Containers[0].Env) != 1 || p.Finalizers[0] != trackingFinalizer {
+		t.Errorf("indexed pod = %+v", p)
+	}
+	if len(j.Spec.Template.Spec.Containers[0].Env) != 0 {
+		t.Error("template modified")
+	}
+}
