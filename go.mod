@@ -3,6 +3,7 @@ module github.com/kubeseed/kubeseed
 go 1.26.6
 
 require (
+	github.com/robfig/cron/v3 v3.0.1
 	github.com/spf13/cobra v1.10.2
 	k8s.io/api v0.37.1
 	k8s.io/apimachinery v0.37.1

@@ -3,6 +3,7 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/cronjob"
 	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
@@ -25,5 +26,6 @@ var registry = []controller{
 	{name: "statefulset", setup: statefulset.SetupWithManager},
 	{name: "daemonset", setup: daemonset.SetupWithManager},
 	{name: "job", setup: job.SetupWithManager},
+	{name: "cronjob", setup: cronjob.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }
