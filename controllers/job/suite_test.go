@@ -21,7 +21,7 @@ import (
 var suite controllertest.Suite
 
 func TestMain(m *testing.M) {
-	os.Exit(controllertest.Run(m, &suite, "job"))
+	os.Exit(controllertest.Run(m, &suite, "job", "ttlafterfinished", "garbagecollector"))
 }
 
 func newJob(ns string, completions, parallelism int32) *batchv1.Job {
@@ -212,4 +212,31 @@ func TestSuspendAndResume(t *testing.T) {
 		return condition(got, batchv1.JobComplete) != nil && condition(got, batchv1.JobSuspended) == nil && got.Status.Succeeded == 2,
 			fmt.Sprintf("%+v", got.Status)
 	})
+}
+
+func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	j := newJob(ns, 1, 1)
+	j.Spec.TTLSecondsAfterFinished = ptr.To[int32](2)
+	if err := suite.Client.Create(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	finishPods(ctx, ns, corev1.PodSucceeded, nil)
+	controllertest.Eventually(t, 20*time.Second, "complete", func() (bool, string) {
+		got := getJob(ctx, j)
+		return condition(got, batchv1.JobComplete) != nil, fmt.Sprintf("%+v", got.Status)
+	})
+	done := time.Now()
+	controllertest.Eventually(t, 30*time.Second, "job and pods deleted", func() (bool, string) {
+		var jobs batchv1.JobList
+		var pods corev1.PodList
+		_ = suite.Client.List(ctx, &jobs, client.InNamespace(ns))
+		_ = suite.Client.List(ctx, &pods, client.InNamespace(ns))
+		return len(jobs.Items) == 0 && len(pods.Items) == 0, fmt.Sprintf("%d jobs, %d pods", len(jobs.Items), len(pods.Items))
+	})
+	if d := time.Since(done); d < time.Second {
+		t.Errorf("deleted %v after completion, before the 2s TTL", d)
+	}
 }

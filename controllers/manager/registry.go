@@ -10,6 +10,7 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/job"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 	"github.com/kubeseed/kubeseed/controllers/statefulset"
+	"github.com/kubeseed/kubeseed/controllers/ttlafterfinished"
 )
 
 // controller is one named controller and how it joins a manager.
@@ -27,5 +28,6 @@ var registry = []controller{
 	{name: "daemonset", setup: daemonset.SetupWithManager},
 	{name: "job", setup: job.SetupWithManager},
 	{name: "cronjob", setup: cronjob.SetupWithManager},
+	{name: "ttlafterfinished", setup: ttlafterfinished.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 }
