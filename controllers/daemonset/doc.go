@@ -6,7 +6,9 @@
 // are pinned to their node through a required node affinity on
 // metadata.name, for the scheduler to bind, and carry the
 // controller-revision-hash of the template's ControllerRevision. Updates roll
-// out with maxUnavailable (RollingUpdate) or when pods are deleted (OnDelete).
+// out with maxUnavailable, or with maxSurge (a new pod starts beside the old
+// one, which goes once the new one is available), or when pods are deleted
+// (OnDelete).
 //
 // nodes.go decides eligibility and builds pods, plan.go decides what to
 // create and delete and the status (both pure, table-tested), controller.go

@@ -63,7 +63,15 @@ func plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, pods []*corev1.Pod, hash s
 					running = append(running, p)
 				}
 			}
-			if len(running) > 1 {
+			switch {
+			case len(running) == 0 && run && allowsSurge(ds) && len(onNode) > 0:
+				// Surging keeps a live pod on the node while the old one goes.
+				d.createOn = append(d.createOn, node.Name)
+			case len(running) > 1 && allowsSurge(ds):
+				for _, p := range surgeExcess(ds, running, hash, gen, now) {
+					del(p)
+				}
+			case len(running) > 1:
 				oldestFirst(running)
 				for _, p := range running[1:] {
 					del(p)
@@ -98,8 +106,16 @@ func plan(ds *appsv1.DaemonSet, nodes []*corev1.Node, pods []*corev1.Pod, hash s
 				desired++
 			}
 		}
-		for _, p := range rollingDeletes(ds, sorted, byNode, deleted, hash, gen, desired, now) {
-			del(p)
+		if allowsSurge(ds) {
+			creates, deletes := rollingSurge(ds, sorted, byNode, elig, hash, gen, desired, now)
+			d.createOn = append(d.createOn, creates...)
+			for _, p := range deletes {
+				del(p)
+			}
+		} else {
+			for _, p := range rollingDeletes(ds, sorted, byNode, deleted, hash, gen, desired, now) {
+				del(p)
+			}
 		}
 	}
 	d.status = status(ds, sorted, byNode, elig, hash, gen, now)
@@ -114,8 +130,7 @@ func maxUnavailable(ds *appsv1.DaemonSet, desired int) int {
 	}
 	n, err := intstr.GetScaledValueFromIntOrPercent(&v, desired, true)
 	if err != nil || n < 1 {
-		// A zero budget would stall the update; upstream requires
-		// maxSurge > 0 then, which this controller does not do yet.
+		// Zero is only valid with maxSurge, which takes the other path.
 		return 1
 	}
 	return n
@@ -216,4 +231,94 @@ func status(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode map[string][]*cor
 	}
 	st.NumberUnavailable = st.DesiredNumberScheduled - st.NumberAvailable
 	return st
+}
+
+// maxSurge is how many nodes may run an extra new pod during a rolling
+// update (rounded up); 0 turns surging off.
+func maxSurge(ds *appsv1.DaemonSet, desired int) int {
+	ru := ds.Spec.UpdateStrategy.RollingUpdate
+	if ds.Spec.UpdateStrategy.Type != appsv1.RollingUpdateDaemonSetStrategyType || ru == nil || ru.MaxSurge == nil {
+		return 0
+	}
+	n, err := intstr.GetScaledValueFromIntOrPercent(ru.MaxSurge, desired, true)
+	if err != nil {
+		return 0
+	}
+	return n
+}
+
+func allowsSurge(ds *appsv1.DaemonSet) bool { return maxSurge(ds, 1) > 0 }
+
+// surgeExcess trims a node's running pods while surging: it keeps the oldest
+// pod at the current revision and the oldest older one, and lets the older
+// go once it is not ready or the new one is available.
+func surgeExcess(ds *appsv1.DaemonSet, running []*corev1.Pod, hash string, gen *int64, now time.Time) []*corev1.Pod {
+	oldestFirst(running)
+	var newPod, oldPod *corev1.Pod
+	var out []*corev1.Pod
+	for _, p := range running {
+		switch {
+		case isUpdated(p, hash, gen) && newPod == nil:
+			newPod = p
+		case !isUpdated(p, hash, gen) && oldPod == nil:
+			oldPod = p
+		default:
+			out = append(out, p)
+		}
+	}
+	if newPod != nil && oldPod != nil && (podReady(oldPod) == nil || available(newPod, ds.Spec.MinReadySeconds, now)) {
+		out = append(out, oldPod)
+	}
+	return out
+}
+
+// rollingSurge is the rolling update with maxSurge, as upstream's: a new pod
+// starts beside an old one that is unavailable at once, beside available
+// ones on up to maxSurge nodes at a time; an old pod goes once the new pod
+// next to it is available.
+func rollingSurge(ds *appsv1.DaemonSet, nodes []*corev1.Node, byNode map[string][]*corev1.Pod, elig eligibility,
+	hash string, gen *int64, desired int, now time.Time) ([]string, []*corev1.Pod) {
+	budget := maxSurge(ds, desired)
+	surging := 0
+	var allowed, candidates []string
+	var deletes []*corev1.Pod
+	for _, node := range nodes {
+		var newPod, oldPod *corev1.Pod
+		dup, present := false, false
+		for _, p := range byNode[node.Name] {
+			if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodFailed || p.Status.Phase == corev1.PodSucceeded {
+				continue
+			}
+			present = true
+			if isUpdated(p, hash, gen) {
+				dup = dup || newPod != nil
+				newPod = p
+			} else {
+				dup = dup || oldPod != nil
+				oldPod = p
+			}
+		}
+		switch {
+		case !present:
+		case dup:
+			surging++ // the manage step trims it first
+		case oldPod == nil:
+		case newPod == nil:
+			run, _ := elig.shouldRun(node)
+			switch {
+			case !run:
+				deletes = append(deletes, oldPod)
+			case !available(oldPod, ds.Spec.MinReadySeconds, now):
+				allowed = append(allowed, node.Name)
+			case surging < budget:
+				candidates = append(candidates, node.Name)
+			}
+		case !available(newPod, ds.Spec.MinReadySeconds, now):
+			surging++
+		default:
+			deletes = append(deletes, oldPod)
+		}
+	}
+	left := min(max(budget-surging, 0), len(candidates))
+	return append(allowed, candidates[:left]...), deletes
 }

@@ -173,3 +173,44 @@ func TestStatus(t *testing.T) {
 		t.Errorf("status = %+v\nwant     %+v", st, want)
 	}
 }
+
+func TestPlanSurge(t *testing.T) {
+	ds := testDS(func(d *appsv1.DaemonSet) {
+		d.Spec.UpdateStrategy.RollingUpdate = &appsv1.RollingUpdateDaemonSet{
+			MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}
+	})
+	nodes := []*corev1.Node{node("a", nil), node("b", nil), node("c", nil)}
+	newOn := func(n string, ready bool) *corev1.Pod {
+		p := daemonPod(ds, n, "new", ready)
+		p.Name = "agent-" + n + "-new"
+		return p
+	}
+	cases := []struct {
+		name       string
+		pods       []*corev1.Pod
+		wantCreate []string
+		wantDelete []string
+	}{
+		{"one new pod beside an old one", []*corev1.Pod{daemonPod(ds, "a", "old", true), daemonPod(ds, "b", "old", true), daemonPod(ds, "c", "old", true)},
+			[]string{"a"}, nil},
+		{"waits while the surge pod is not available", []*corev1.Pod{daemonPod(ds, "a", "old", true), newOn("a", false), daemonPod(ds, "b", "old", true), daemonPod(ds, "c", "old", true)},
+			nil, nil},
+		{"old pod goes once the new one is available", []*corev1.Pod{daemonPod(ds, "a", "old", true), newOn("a", true), daemonPod(ds, "b", "old", true), daemonPod(ds, "c", "old", true)},
+			nil, []string{"agent-a-old"}},
+		{"next node once a is done", []*corev1.Pod{newOn("a", true), daemonPod(ds, "b", "old", true), daemonPod(ds, "c", "old", true)},
+			[]string{"b"}, nil},
+		{"unavailable old pods are replaced beyond the surge budget", []*corev1.Pod{daemonPod(ds, "a", "old", false), daemonPod(ds, "b", "old", false), daemonPod(ds, "c", "old", true)},
+			[]string{"a", "b", "c"}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := plan(ds, nodes, tc.pods, "new", t0)
+			if !reflect.DeepEqual(d.createOn, tc.wantCreate) {
+				t.Errorf("createOn = %v, want %v", d.createOn, tc.wantCreate)
+			}
+			if got := podNames(d.delete); !reflect.DeepEqual(got, tc.wantDelete) {
+				t.Errorf("delete = %v, want %v", got, tc.wantDelete)
+			}
+		})
+	}
+}

@@ -12,6 +12,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/kubeseed/kubeseed/test/controllertest"
@@ -214,4 +216,51 @@ func TestRollingUpdateAndHistory(t *testing.T) {
 		_ = suite.Client.List(ctx, &revs, client.InNamespace(ns))
 		return n == 3 && len(revs.Items) == 2, fmt.Sprintf("%v, %d revisions", m, len(revs.Items))
 	})
+}
+
+func TestSurgeKeepsEveryNodeServed(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	suite.PlayKubelet(ctx, ns)
+	nodes(ctx, t, ns, "a", "b", "c")
+	ds := newDS(ns)
+	ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxSurge: ptr.To(intstr.FromInt32(1)), MaxUnavailable: ptr.To(intstr.FromInt32(0))}}
+	if err := suite.Client.Create(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := suite.RunKubectl(ctx, "-n", ns, "rollout", "status", "daemonset/agent", "--timeout=30s"); err != nil {
+		t.Fatalf("rollout status: %v\n%s", err, out)
+	}
+	var cur appsv1.DaemonSet
+	if err := suite.Client.Get(ctx, client.ObjectKeyFromObject(ds), &cur); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Template.Spec.Containers[0].Image = "busybox:1.36"
+	if err := suite.Client.Patch(ctx, &cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	maxPods := 0
+	controllertest.Eventually(t, 60*time.Second, "surged onto the new image", func() (bool, string) {
+		m := podsByNode(ctx, ns)
+		if len(m) != 3 {
+			t.Fatalf("a node lost its daemon pod during a maxUnavailable=0 update: %v", m)
+		}
+		n, total := 0, 0
+		for _, images := range m {
+			total += len(images)
+			if len(images) == 1 && images[0] == "busybox:1.36" {
+				n++
+			}
+		}
+		maxPods = max(maxPods, total)
+		var got appsv1.DaemonSet
+		_ = suite.Client.Get(ctx, client.ObjectKeyFromObject(ds), &got)
+		return n == 3 && got.Status.UpdatedNumberScheduled == 3 && got.Status.NumberAvailable == 3, fmt.Sprintf("%v %+v", m, got.Status)
+	})
+	if maxPods > 4 {
+		t.Errorf("%d pods at once with maxSurge=1 on 3 nodes", maxPods)
+	}
 }
