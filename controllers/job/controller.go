@@ -168,12 +168,18 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 				succeededIdx[i] = true
 			}
 			toRelease = append(toRelease, p)
-		case podFailed(p):
-			if !uncountedF[p.UID] {
+		case failedFor(job, p):
+			if _, counts := matchFailurePolicy(job.Spec.PodFailurePolicy, p); counts && !uncountedF[p.UID] {
 				uncountedF[p.UID] = true
 				newF++
 			}
 			toRelease = append(toRelease, p)
+		}
+	}
+	var failJobMsg *string
+	for _, p := range pods {
+		if failJobMsg == nil && failedFor(job, p) {
+			failJobMsg, _ = matchFailurePolicy(job.Spec.PodFailurePolicy, p)
 		}
 	}
 	succeeded := st.Succeeded + int32(len(uncountedS))
@@ -188,7 +194,7 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 	}
 	probe := job.DeepCopy()
 	probe.Status.StartTime = st.StartTime
-	out := decideOutcome(probe, succeeded, failed, int32(len(active)), now)
+	out := decideOutcome(probe, succeeded, failed, int32(len(active)), failJobMsg, now)
 
 	var deletes []*corev1.Pod
 	var creates []*corev1.Pod
@@ -202,10 +208,20 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 			keep, deletes = r.dedupIndexes(job, active, succeededIdx)
 		}
 		want := int(wantActive(job, succeeded, int32(len(keep))))
+		// Under podReplacementPolicy Failed, a terminating pod still holds
+		// its place until it has failed.
+		holding := 0
+		if onlyReplaceFailed(job) {
+			for _, p := range pods {
+				if podTerminating(p) {
+					holding++
+				}
+			}
+		}
 		switch {
 		case len(keep) > want:
 			deletes = append(deletes, toDelete(keep, len(keep)-want)...)
-		case len(keep) < want:
+		case len(keep)+holding < want:
 			base := r.PodFailureBackoff
 			if base == 0 {
 				base = DefaultPodFailureBackoff
@@ -214,7 +230,7 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 				requeue = wait
 				break
 			}
-			n := want - len(keep)
+			n := want - len(keep) - holding
 			if isIndexed(job) {
 				activeIdx := map[int]bool{}
 				for _, p := range keep {

@@ -111,15 +111,19 @@ type outcome struct {
 }
 
 // decideOutcome applies upstream's order: an outcome already recorded
-// stands; then failure (failures beyond backoffLimit, then the active
-// deadline); then success (completions reached with no pod running).
-func decideOutcome(j *batchv1.Job, succeeded, failed, active int32, now time.Time) *outcome {
+// stands; then failure (a podFailurePolicy FailJob rule, failures beyond
+// backoffLimit, the active deadline); then success (completions reached with
+// no pod running).
+func decideOutcome(j *batchv1.Job, succeeded, failed, active int32, failJobMsg *string, now time.Time) *outcome {
 	st := &j.Status
 	if c := getCondition(st, batchv1.JobSuccessCriteriaMet); c != nil && c.Status == corev1.ConditionTrue {
 		return &outcome{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete, c.Reason, c.Message}
 	}
 	if c := getCondition(st, batchv1.JobFailureTarget); c != nil && c.Status == corev1.ConditionTrue {
 		return &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, c.Reason, c.Message}
+	}
+	if failJobMsg != nil {
+		return &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, reasonPodFailurePolicy, *failJobMsg}
 	}
 	if failed > ptr.Deref(j.Spec.BackoffLimit, 6) {
 		return &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, reasonBackoffLimit, msgBackoffLimit}

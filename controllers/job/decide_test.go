@@ -75,17 +75,19 @@ func TestDecideOutcome(t *testing.T) {
 		succeeded, failed, active int32
 		now                       time.Time
 		want                      *outcome
+		failJob                   *string
 	}{
-		{"running", base(), 1, 1, 1, t0, nil},
-		{"complete", base(), 2, 0, 0, t0, &outcome{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete, "CompletionsReached", msgCompletionsReached}},
-		{"complete waits for running pods", base(), 2, 0, 1, t0, nil},
-		{"backoff limit", base(), 1, 2, 1, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}},
-		{"failure wins over success", base(), 2, 2, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}},
-		{"deadline", deadline, 0, 0, 1, t0.Add(time.Minute), &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", msgDeadline}},
-		{"recorded outcome stands", recorded, 2, 0, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", "m"}},
+		{"running", base(), 1, 1, 1, t0, nil, nil},
+		{"complete", base(), 2, 0, 0, t0, &outcome{batchv1.JobSuccessCriteriaMet, batchv1.JobComplete, "CompletionsReached", msgCompletionsReached}, nil},
+		{"complete waits for running pods", base(), 2, 0, 1, t0, nil, nil},
+		{"backoff limit", base(), 1, 2, 1, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}, nil},
+		{"failure wins over success", base(), 2, 2, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "BackoffLimitExceeded", msgBackoffLimit}, nil},
+		{"deadline", deadline, 0, 0, 1, t0.Add(time.Minute), &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", msgDeadline}, nil},
+		{"recorded outcome stands", recorded, 2, 0, 0, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "DeadlineExceeded", "m"}, nil},
+		{"FailJob rule", base(), 0, 1, 1, t0, &outcome{batchv1.JobFailureTarget, batchv1.JobFailed, "PodFailurePolicy", "rule"}, ptr.To("rule")},
 	}
 	for _, tc := range cases {
-		if got := decideOutcome(tc.job, tc.succeeded, tc.failed, tc.active, tc.now); !reflect.DeepEqual(got, tc.want) {
+		if got := decideOutcome(tc.job, tc.succeeded, tc.failed, tc.active, tc.failJob, tc.now); !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: decideOutcome = %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
@@ -101,5 +103,35 @@ func TestNewIndexedPod(t *testing.T) {
 	}
 	if len(j.Spec.Template.Spec.Containers[0].Env) != 0 {
 		t.Error("template modified")
+	}
+}
+
+func TestMatchFailurePolicy(t *testing.T) {
+	failedPod := func(exit int32, conds ...corev1.PodConditionType) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "p"}}
+		p.Status.Phase = corev1.PodFailed
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "main", State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: exit}}}}
+		for _, c := range conds {
+			p.Status.Conditions = append(p.Status.Conditions, corev1.PodCondition{Type: c, Status: corev1.ConditionTrue})
+		}
+		return p
+	}
+	policy := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
+		{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}},
+		{Action: batchv1.PodFailurePolicyActionCount, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpNotIn, Values: []int32{42}}},
+	}}
+	if msg, counts := matchFailurePolicy(policy, failedPod(42)); msg == nil || !counts ||
+		*msg != "Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 1" {
+		t.Errorf("FailJob: %v %v", msg, counts)
+	}
+	if msg, counts := matchFailurePolicy(policy, failedPod(1, corev1.DisruptionTarget)); msg != nil || counts {
+		t.Errorf("Ignore: %v %v", msg, counts)
+	}
+	if msg, counts := matchFailurePolicy(policy, failedPod(1)); msg != nil || !counts {
+		t.Errorf("Count: %v %v", msg, counts)
+	}
+	if msg, counts := matchFailurePolicy(nil, failedPod(42)); msg != nil || !counts {
+		t.Errorf("no policy: %v %v", msg, counts)
 	}
 }

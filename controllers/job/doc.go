@@ -11,8 +11,10 @@
 // first set the FailureTarget condition and delete the active pods, then
 // Failed; success sets SuccessCriteriaMet, then Complete with completionTime,
 // the order upstream's API validation requires. Failed pods are replaced
-// after an exponential back-off (10s doubling, at most 10 minutes); suspend
-// deletes active pods and sets the Suspended condition.
+// after an exponential back-off (10s doubling, at most 10 minutes); a
+// podFailurePolicy can fail the Job at once (FailJob), ignore a failure
+// (Ignore) or count it (Count); suspend deletes active pods and sets the
+// Suspended condition.
 //
 // decide.go and indexes.go are the pure decisions (table-tested);
 // controller.go wires them to the API through controller-runtime.

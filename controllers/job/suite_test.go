@@ -240,3 +240,37 @@ func TestTTLAfterFinishedDeletesJobAndPods(t *testing.T) {
 		t.Errorf("deleted %v after completion, before the 2s TTL", d)
 	}
 }
+
+func TestPodFailurePolicyFailJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	j := newJob(ns, 1, 1)
+	j.Spec.PodFailurePolicy = &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{{
+		Action:      batchv1.PodFailurePolicyActionFailJob,
+		OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}},
+	}}}
+	if err := suite.Client.Create(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet's part: the container exits 42.
+	controllertest.Eventually(t, 20*time.Second, "pod failed with exit code 42", func() (bool, string) {
+		var pods corev1.PodList
+		_ = suite.Client.List(ctx, &pods, client.InNamespace(ns))
+		if len(pods.Items) != 1 {
+			return false, fmt.Sprintf("%d pods", len(pods.Items))
+		}
+		p := &pods.Items[0]
+		p.Status.Phase = corev1.PodFailed
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{Name: "work", Image: "busybox:1.35",
+			State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 42, Reason: "Error"}}}}
+		err := suite.Client.Status().Update(ctx, p)
+		return err == nil, fmt.Sprint(err)
+	})
+	controllertest.Eventually(t, 20*time.Second, "job failed by the policy", func() (bool, string) {
+		got := getJob(ctx, j)
+		c := condition(got, batchv1.JobFailed)
+		return c != nil && c.Reason == "PodFailurePolicy" && strings.Contains(c.Message, "failed with exit code 42 matching FailJob rule at index 0"),
+			fmt.Sprintf("%+v", got.Status)
+	})
+}
