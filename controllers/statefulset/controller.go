@@ -3,6 +3,7 @@ package statefulset
 import (
 	"context"
 	"fmt"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -83,25 +84,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	set := cached.DeepCopy()
-	err := r.sync(ctx, set)
+	res, err := r.sync(ctx, set)
 	if apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) {
 		// The cache lags a write of ours; its watch event brings us back.
 		return ctrl.Result{Requeue: true}, nil
 	}
-	return ctrl.Result{}, err
+	return res, err
 }
 
-func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) error {
+func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) (ctrl.Result, error) {
 	selector, err := metav1.LabelSelectorAsSelector(set.Spec.Selector)
 	if err != nil || selector.Empty() {
-		return nil // the API server validates selectors
+		return ctrl.Result{}, nil // the API server validates selectors
 	}
 	ref := ownership.NewControllerRef(set, kind.GroupVersion().String(), kind.Kind)
 	recheck := ownership.RecheckOwner(r.APIReader, &appsv1.StatefulSet{}, set)
 
 	var revList appsv1.ControllerRevisionList
 	if err := r.Client.List(ctx, &revList, client.InNamespace(set.Namespace)); err != nil {
-		return fmt.Errorf("listing revisions of %s: %w", set.Name, err)
+		return ctrl.Result{}, fmt.Errorf("listing revisions of %s: %w", set.Name, err)
 	}
 	revCandidates := make([]*appsv1.ControllerRevision, 0, len(revList.Items))
 	for i := range revList.Items {
@@ -109,12 +110,12 @@ func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) error {
 	}
 	revs, err := ownership.Claim(ctx, r.Client, set, ref, selector, revCandidates, recheck)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 
 	var podList corev1.PodList
 	if err := r.Client.List(ctx, &podList, client.InNamespace(set.Namespace)); err != nil {
-		return fmt.Errorf("listing pods of %s: %w", set.Name, err)
+		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", set.Name, err)
 	}
 	var candidates []*corev1.Pod
 	for i := range podList.Items {
@@ -126,24 +127,25 @@ func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) error {
 	}
 	pods, err := ownership.Claim(ctx, r.Client, set, ref, selector, candidates, recheck)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 
 	current, update, collisionCount, err := r.revisions(ctx, set, ref, revs)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	currentSet, err := applyRevision(set, current.Data.Raw)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	updateSet, err := applyRevision(set, update.Data.Raw)
 	if err != nil {
-		return err
+		return ctrl.Result{}, err
 	}
 	observed := *set.Status.DeepCopy()
 	set.Status.CollisionCount = ptr.To(collisionCount)
-	status, steps := plan(set, pods, revisions{current: currentSet, update: updateSet, currentName: current.Name, updateName: update.Name}, ref)
+	now := time.Now()
+	status, steps := plan(set, pods, revisions{current: currentSet, update: updateSet, currentName: current.Name, updateName: update.Name}, ref, now)
 	var stepErr error
 	for _, s := range steps {
 		if stepErr = r.do(ctx, set, updateSet, s); stepErr != nil {
@@ -153,13 +155,18 @@ func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) error {
 	if !equality.Semantic.DeepEqual(status, observed) {
 		set.Status = status
 		if err := r.Client.Status().Update(ctx, set); err != nil {
-			return fmt.Errorf("updating status of %s: %w", set.Name, err)
+			return ctrl.Result{}, fmt.Errorf("updating status of %s: %w", set.Name, err)
 		}
 	}
 	if stepErr != nil {
-		return stepErr
+		return ctrl.Result{}, stepErr
 	}
-	return r.truncateHistory(ctx, set, pods, revs, current, update)
+	var res ctrl.Result
+	if set.Spec.MinReadySeconds > 0 && status.AvailableReplicas < status.ReadyReplicas {
+		// Look again when the ready pods have been ready long enough.
+		res.RequeueAfter = time.Duration(set.Spec.MinReadySeconds)*time.Second + 100*time.Millisecond
+	}
+	return res, r.truncateHistory(ctx, set, pods, revs, current, update)
 }
 
 // revisions finds or creates the update revision (the set's template now)

@@ -3,6 +3,7 @@ package statefulset
 import (
 	"regexp"
 	"strconv"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -153,6 +154,19 @@ func podReady(p *corev1.Pod) bool {
 	for _, c := range p.Status.Conditions {
 		if c.Type == corev1.PodReady {
 			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// availableAt says a ready pod has been ready for minReadySeconds at now.
+func availableAt(p *corev1.Pod, minReadySeconds int32, now time.Time) bool {
+	if minReadySeconds == 0 {
+		return true
+	}
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return !c.LastTransitionTime.Add(time.Duration(minReadySeconds) * time.Second).After(now)
 		}
 	}
 	return false

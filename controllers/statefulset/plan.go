@@ -2,6 +2,7 @@ package statefulset
 
 import (
 	"sort"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -39,7 +40,7 @@ type revisions struct {
 // once. A rolling update deletes the highest-ordinal pod not at the update
 // revision (at or above the partition), one at a time, each only once the
 // pods above it are healthy again.
-func plan(set *appsv1.StatefulSet, pods []*corev1.Pod, revs revisions, ref metav1.OwnerReference) (appsv1.StatefulSetStatus, []step) {
+func plan(set *appsv1.StatefulSet, pods []*corev1.Pod, revs revisions, ref metav1.OwnerReference, now time.Time) (appsv1.StatefulSetStatus, []step) {
 	status := appsv1.StatefulSetStatus{
 		ObservedGeneration: set.Generation,
 		CurrentRevision:    revs.currentName,
@@ -54,7 +55,9 @@ func plan(set *appsv1.StatefulSet, pods []*corev1.Pod, revs revisions, ref metav
 		status.Replicas += delta
 		if runningAndReady(p) {
 			status.ReadyReplicas += delta
-			status.AvailableReplicas += delta
+			if availableAt(p, set.Spec.MinReadySeconds, now) {
+				status.AvailableReplicas += delta
+			}
 		}
 		if created(p) && terminating(p) {
 			return
@@ -96,7 +99,9 @@ func plan(set *appsv1.StatefulSet, pods []*corev1.Pod, revs revisions, ref metav
 		_, b := ordinalOf(condemned[j])
 		return a > b
 	})
-	healthy := func(p *corev1.Pod) bool { return created(p) && runningAndReady(p) && !terminating(p) }
+	healthy := func(p *corev1.Pod) bool {
+		return created(p) && runningAndReady(p) && availableAt(p, set.Spec.MinReadySeconds, now) && !terminating(p)
+	}
 	var firstUnhealthy *corev1.Pod
 	for _, p := range append(append([]*corev1.Pod(nil), replicas...), condemned...) {
 		if !healthy(p) {
@@ -137,7 +142,9 @@ func plan(set *appsv1.StatefulSet, pods []*corev1.Pod, revs revisions, ref metav
 			}
 			continue
 		}
-		if !runningAndReady(p) && monotonic {
+		// OrderedReady waits for each pod to be Running, Ready and available
+		// (minReadySeconds) before the next step.
+		if !(runningAndReady(p) && availableAt(p, set.Spec.MinReadySeconds, now)) && monotonic {
 			return finish(set, status), steps
 		}
 		if !identityMatches(set, p) {

@@ -4,6 +4,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -105,7 +106,7 @@ func TestPlan(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			revs := revisions{current: tc.set, update: tc.set, currentName: "A", updateName: tc.update}
-			_, steps := plan(tc.set, tc.pods(tc.set), revs, metav1.OwnerReference{})
+			_, steps := plan(tc.set, tc.pods(tc.set), revs, metav1.OwnerReference{}, time.Now())
 			if got := describe(steps); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("steps = %v, want %v", got, tc.want)
 			}
@@ -117,11 +118,11 @@ func TestPlanStatus(t *testing.T) {
 	// Partition 1 holds web-0 at A, so nothing is deleted.
 	set := testSet(2, func(s *appsv1.StatefulSet) { s.Spec.UpdateStrategy.RollingUpdate.Partition = ptr.To[int32](1) })
 	revs := revisions{current: set, update: set, currentName: "A", updateName: "B"}
-	st, _ := plan(set, []*corev1.Pod{live(set, 0, "A", true), live(set, 1, "B", true)}, revs, metav1.OwnerReference{})
+	st, _ := plan(set, []*corev1.Pod{live(set, 0, "A", true), live(set, 1, "B", true)}, revs, metav1.OwnerReference{}, time.Now())
 	if st.Replicas != 2 || st.ReadyReplicas != 2 || st.CurrentReplicas != 1 || st.UpdatedReplicas != 1 || st.CurrentRevision != "A" || st.ObservedGeneration != 2 {
 		t.Errorf("mid-update status = %+v", st)
 	}
-	st, _ = plan(set, []*corev1.Pod{live(set, 0, "B", true), live(set, 1, "B", true)}, revs, metav1.OwnerReference{})
+	st, _ = plan(set, []*corev1.Pod{live(set, 0, "B", true), live(set, 1, "B", true)}, revs, metav1.OwnerReference{}, time.Now())
 	if st.CurrentRevision != "B" || st.CurrentReplicas != 2 || st.UpdatedReplicas != 2 {
 		t.Errorf("completed update status = %+v", st)
 	}
@@ -172,5 +173,21 @@ func TestRevisionPatchRoundTrip(t *testing.T) {
 	}
 	if *restored.Spec.Replicas != 3 {
 		t.Error("only the template is restored")
+	}
+}
+
+func TestPlanMinReadySeconds(t *testing.T) {
+	set := testSet(2, func(s *appsv1.StatefulSet) { s.Spec.MinReadySeconds = 10 })
+	now := time.Now()
+	web0 := live(set, 0, "A", true)
+	web0.Status.Conditions[0].LastTransitionTime = metav1.NewTime(now.Add(-5 * time.Second))
+	revs := revisions{current: set, update: set, currentName: "A", updateName: "A"}
+	st, steps := plan(set, []*corev1.Pod{web0}, revs, metav1.OwnerReference{}, now)
+	if len(steps) != 0 || st.ReadyReplicas != 1 || st.AvailableReplicas != 0 {
+		t.Errorf("ready 5s of 10: steps %v, status %+v", describe(steps), st)
+	}
+	st, steps = plan(set, []*corev1.Pod{web0}, revs, metav1.OwnerReference{}, now.Add(6*time.Second))
+	if got := describe(steps); len(got) != 1 || got[0] != "create web-1 A" || st.AvailableReplicas != 1 {
+		t.Errorf("ready 11s of 10: steps %v, status %+v", got, st)
 	}
 }
