@@ -195,6 +195,23 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 	probe := job.DeepCopy()
 	probe.Status.StartTime = st.StartTime
 	out := decideOutcome(probe, succeeded, failed, int32(len(active)), failJobMsg, now)
+	// With backoffLimitPerIndex, indexes fail on their own; a finished index,
+	// succeeded or failed, gets no more pods.
+	finishedIdx := succeededIdx
+	var fi indexFailures
+	if perIndex(job) {
+		fi = indexFailuresOf(job, pods, parseIndexes(ptr.Deref(st.FailedIndexes, ""), completions))
+		if out == nil {
+			out = indexOutcome(job, fi.failed, succeededIdx)
+		}
+		finishedIdx = map[int]bool{}
+		for i := range succeededIdx {
+			finishedIdx[i] = true
+		}
+		for i := range fi.failed {
+			finishedIdx[i] = true
+		}
+	}
 
 	var deletes []*corev1.Pod
 	var creates []*corev1.Pod
@@ -205,9 +222,9 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 	case out == nil && satisfied && job.DeletionTimestamp == nil:
 		keep := active
 		if isIndexed(job) {
-			keep, deletes = r.dedupIndexes(job, active, succeededIdx)
+			keep, deletes = r.dedupIndexes(job, active, finishedIdx)
 		}
-		want := int(wantActive(job, succeeded, int32(len(keep))))
+		want := int(wantActive(job, succeeded+int32(len(fi.failed)), int32(len(keep))))
 		// Under podReplacementPolicy Failed, a terminating pod still holds
 		// its place until it has failed.
 		holding := 0
@@ -226,7 +243,7 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 			if base == 0 {
 				base = DefaultPodFailureBackoff
 			}
-			if wait := fails.last.Add(backoffDelay(base, fails.inARow)).Sub(now); fails.inARow > 0 && wait > 0 {
+			if wait := fails.last.Add(backoffDelay(base, fails.inARow)).Sub(now); !perIndex(job) && fails.inARow > 0 && wait > 0 {
 				requeue = wait
 				break
 			}
@@ -236,8 +253,22 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 				for _, p := range keep {
 					activeIdx[indexOf(p)] = true
 				}
-				for _, i := range pendingIndexes(completions, succeededIdx, activeIdx, n) {
-					creates = append(creates, newPod(job, ref, i))
+				for _, i := range pendingIndexes(completions, finishedIdx, activeIdx, completions) {
+					if len(creates) == n {
+						break
+					}
+					p := newPod(job, ref, i)
+					if perIndex(job) {
+						// Each index backs off on its own failures.
+						if wait := fi.lastFail[i].Add(backoffDelay(base, fi.next[i])).Sub(now); fi.next[i] > 0 && wait > 0 {
+							if requeue == 0 || wait < requeue {
+								requeue = wait
+							}
+							continue
+						}
+						p.Annotations[failureCountAnnotation] = strconv.Itoa(fi.next[i])
+					}
+					creates = append(creates, p)
 				}
 			} else {
 				for range n {
@@ -277,6 +308,9 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 	if isIndexed(job) {
 		st.Succeeded = int32(len(succeededIdx))
 		st.CompletedIndexes = formatIndexes(succeededIdx)
+	}
+	if perIndex(job) {
+		st.FailedIndexes = ptr.To(formatIndexes(fi.failed))
 	}
 	st.UncountedTerminatedPods = &batchv1.UncountedTerminatedPods{Succeeded: uidList(uncountedS), Failed: uidList(uncountedF)}
 

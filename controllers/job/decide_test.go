@@ -1,6 +1,7 @@
 package job
 
 import (
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -133,5 +134,35 @@ func TestMatchFailurePolicy(t *testing.T) {
 	}
 	if msg, counts := matchFailurePolicy(nil, failedPod(42)); msg != nil || !counts {
 		t.Errorf("no policy: %v %v", msg, counts)
+	}
+}
+
+func TestIndexFailures(t *testing.T) {
+	j := &batchv1.Job{Spec: batchv1.JobSpec{Completions: ptr.To[int32](3), BackoffLimitPerIndex: ptr.To[int32](1),
+		CompletionMode: ptr.To(batchv1.IndexedCompletion)}}
+	failedPod := func(index, previous int, finished time.Time) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+			batchv1.JobCompletionIndexAnnotation: fmt.Sprint(index), failureCountAnnotation: fmt.Sprint(previous)}}}
+		p.Status.Phase = corev1.PodFailed
+		p.Status.ContainerStatuses = []corev1.ContainerStatus{{State: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{
+			ExitCode: 1, FinishedAt: metav1.NewTime(finished)}}}}
+		return p
+	}
+	f := indexFailuresOf(j, []*corev1.Pod{failedPod(0, 0, t0), failedPod(1, 0, t0), failedPod(1, 1, t0.Add(time.Minute))}, nil)
+	if f.next[0] != 1 || f.failed[0] || !f.lastFail[0].Equal(t0) {
+		t.Errorf("index 0 after one failure: next %d failed %v", f.next[0], f.failed[0])
+	}
+	if f.next[1] != 2 || !f.failed[1] || !f.lastFail[1].Equal(t0.Add(time.Minute)) {
+		t.Errorf("index 1 after two failures: next %d failed %v", f.next[1], f.failed[1])
+	}
+	if o := indexOutcome(j, map[int]bool{1: true}, map[int]bool{0: true}); o != nil {
+		t.Errorf("index 2 still runs: %+v", o)
+	}
+	if o := indexOutcome(j, map[int]bool{1: true}, map[int]bool{0: true, 2: true}); o == nil || o.reason != "FailedIndexes" {
+		t.Errorf("all finished: %+v", o)
+	}
+	j.Spec.MaxFailedIndexes = ptr.To[int32](0)
+	if o := indexOutcome(j, map[int]bool{1: true}, nil); o == nil || o.reason != "MaxFailedIndexesExceeded" {
+		t.Errorf("maxFailedIndexes: %+v", o)
 	}
 }

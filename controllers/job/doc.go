@@ -13,9 +13,12 @@
 // the order upstream's API validation requires. Failed pods are replaced
 // after an exponential back-off (10s doubling, at most 10 minutes); a
 // podFailurePolicy can fail the Job at once (FailJob), ignore a failure
-// (Ignore) or count it (Count); suspend deletes active pods and sets the
-// Suspended condition.
+// (Ignore) or count it (Count); with backoffLimitPerIndex each index of an
+// Indexed Job retries and backs off on its own (status.failedIndexes,
+// maxFailedIndexes, FailIndex rules); suspend deletes active pods and sets
+// the Suspended condition.
 //
-// decide.go and indexes.go are the pure decisions (table-tested);
+// decide.go, indexes.go, failurepolicy.go and perindex.go are the pure
+// decisions (table-tested);
 // controller.go wires them to the API through controller-runtime.
 package job

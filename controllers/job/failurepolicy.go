@@ -35,11 +35,21 @@ func failedFor(j *batchv1.Job, p *corev1.Pod) bool {
 // matchFailurePolicy applies the first matching podFailurePolicy rule to a
 // failed pod, as upstream: it returns the FailJob message when the Job must
 // fail, and whether the failure counts towards backoffLimit (Ignore does not).
-// FailIndex needs backoffLimitPerIndex, which this controller does not
-// implement; it counts like Count.
+// FailIndex (with backoffLimitPerIndex) is reported by failsIndex.
 func matchFailurePolicy(policy *batchv1.PodFailurePolicy, p *corev1.Pod) (*string, bool) {
+	msg, counts, _ := matchRule(policy, p)
+	return msg, counts
+}
+
+// failsIndex says a FailIndex rule matches the failed pod.
+func failsIndex(policy *batchv1.PodFailurePolicy, p *corev1.Pod) bool {
+	_, _, a := matchRule(policy, p)
+	return a == batchv1.PodFailurePolicyActionFailIndex
+}
+
+func matchRule(policy *batchv1.PodFailurePolicy, p *corev1.Pod) (*string, bool, batchv1.PodFailurePolicyAction) {
 	if policy == nil {
-		return nil, true
+		return nil, true, ""
 	}
 	for i, rule := range policy.Rules {
 		var msg string
@@ -62,14 +72,14 @@ func matchFailurePolicy(policy *batchv1.PodFailurePolicy, p *corev1.Pod) (*strin
 		}
 		switch rule.Action {
 		case batchv1.PodFailurePolicyActionIgnore:
-			return nil, false
+			return nil, false, rule.Action
 		case batchv1.PodFailurePolicyActionFailJob:
-			return &msg, true
+			return &msg, true, rule.Action
 		default:
-			return nil, true
+			return nil, true, rule.Action
 		}
 	}
-	return nil, true
+	return nil, true, ""
 }
 
 func matchExitCodes(p *corev1.Pod, req *batchv1.PodFailurePolicyOnExitCodesRequirement) *corev1.ContainerStatus {

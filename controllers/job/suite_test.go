@@ -274,3 +274,47 @@ func TestPodFailurePolicyFailJob(t *testing.T) {
 			fmt.Sprintf("%+v", got.Status)
 	})
 }
+
+func TestBackoffLimitPerIndex(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	j := newJob(ns, 3, 3)
+	j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+	j.Spec.BackoffLimitPerIndex = ptr.To[int32](0)
+	if err := suite.Client.Create(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	// The kubelet's part: index 1 fails, the others succeed.
+	go func() {
+		for ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond)
+			var pods corev1.PodList
+			if err := suite.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+				continue
+			}
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+					continue
+				}
+				p.Status.Phase = corev1.PodSucceeded
+				if p.Annotations["batch.kubernetes.io/job-completion-index"] == "1" {
+					p.Status.Phase = corev1.PodFailed
+				}
+				_ = suite.Client.Status().Update(ctx, p)
+			}
+		}
+	}()
+	controllertest.Eventually(t, 30*time.Second, "job failed with index 1", func() (bool, string) {
+		got := getJob(ctx, j)
+		c := condition(got, batchv1.JobFailed)
+		return c != nil && c.Reason == "FailedIndexes" && ptr.Deref(got.Status.FailedIndexes, "") == "1" && got.Status.CompletedIndexes == "0,2",
+			fmt.Sprintf("%+v", got.Status)
+	})
+	var pods corev1.PodList
+	_ = suite.Client.List(ctx, &pods, client.InNamespace(ns))
+	if len(pods.Items) != 3 {
+		t.Errorf("%d pods: a failed index with backoffLimitPerIndex=0 must not be retried", len(pods.Items))
+	}
+}
