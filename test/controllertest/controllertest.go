@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -207,15 +208,26 @@ func (s *Suite) PlayKubelet(ctx context.Context, namespace string) {
 			if err := s.Client.List(ctx, &pods, client.InNamespace(namespace)); err != nil {
 				continue
 			}
+			// Like a node's pod workers, handle pods in parallel (bounded).
+			sem := make(chan struct{}, 16)
+			var wg sync.WaitGroup
 			for i := range pods.Items {
 				p := &pods.Items[i]
-				switch {
-				case p.DeletionTimestamp != nil:
-					_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
-				case !isReady(p):
-					_ = s.MarkReady(ctx, p, nodeFor(p))
+				if p.DeletionTimestamp == nil && isReady(p) {
+					continue
 				}
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					if p.DeletionTimestamp != nil {
+						_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
+						return
+					}
+					_ = s.MarkReady(ctx, p, nodeFor(p))
+				}()
 			}
+			wg.Wait()
 		}
 	}()
 }
