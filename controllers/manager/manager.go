@@ -62,7 +62,13 @@ func New(cfg Config) (*Manager, error) {
 	if ns == "" {
 		ns = "kube-system"
 	}
-	mgr, err := ctrl.NewManager(cfg.RestConfig, ctrl.Options{
+	restConfig := rest.CopyConfig(cfg.RestConfig)
+	if restConfig.QPS == 0 && restConfig.RateLimiter == nil {
+		// client-go would throttle to 5 requests/s; rely on the API server's
+		// priority and fairness instead, as controller-runtime's GetConfig does.
+		restConfig.QPS = -1
+	}
+	mgr, err := ctrl.NewManager(restConfig, ctrl.Options{
 		Scheme:                  scheme,
 		Metrics:                 metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress:  cfg.HealthProbeBindAddress,

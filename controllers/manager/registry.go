@@ -3,13 +3,18 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/cronjob"
+	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
+	"github.com/kubeseed/kubeseed/controllers/job"
 	"github.com/kubeseed/kubeseed/controllers/namespace"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
+	"github.com/kubeseed/kubeseed/controllers/statefulset"
+	"github.com/kubeseed/kubeseed/controllers/ttlafterfinished"
 )
 
 // controller is one named controller and how it joins a manager.
@@ -23,6 +28,11 @@ type controller struct {
 var registry = []controller{
 	{name: "replicaset", setup: replicaset.SetupWithManager},
 	{name: "deployment", setup: deployment.SetupWithManager},
+	{name: "statefulset", setup: statefulset.SetupWithManager},
+	{name: "daemonset", setup: daemonset.SetupWithManager},
+	{name: "job", setup: job.SetupWithManager},
+	{name: "cronjob", setup: cronjob.SetupWithManager},
+	{name: "ttlafterfinished", setup: ttlafterfinished.SetupWithManager},
 	{name: "garbagecollector", setup: garbagecollector.SetupWithManager},
 	{name: "scheduler", setup: scheduler.SetupWithManager},
 	{name: "endpoints", setup: endpoints.SetupWithManager},

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
+	"github.com/kubeseed/kubeseed/controllers/expectations"
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 )
 
@@ -42,7 +43,7 @@ type Reconciler struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 
-	exp *expectations
+	exp *expectations.Expectations
 }
 
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;update;patch
@@ -64,7 +65,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.exp = newExpectations()
+	r.exp = expectations.New()
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("replicaset").
 		For(&appsv1.ReplicaSet{}).
@@ -101,7 +102,7 @@ func (r *Reconciler) podHandler() handler.EventHandler {
 		},
 		OnDelete: func(owner types.NamespacedName, obj client.Object) {
 			if pod, ok := obj.(*corev1.Pod); ok {
-				r.exp.observeGone(owner, pod)
+				r.exp.ObserveGone(owner, pod)
 			}
 		},
 	})
@@ -113,7 +114,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	var rs appsv1.ReplicaSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &rs); err != nil {
 		if apierrors.IsNotFound(err) {
-			r.exp.forget(req.NamespacedName)
+			r.exp.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("getting replicaset %s: %w", req, err)
@@ -129,7 +130,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", req, err)
 	}
 	now := r.now()
-	satisfied := r.exp.satisfied(req.NamespacedName, all.Items, now)
+	satisfied := r.exp.Satisfied(req.NamespacedName, all.Items, now)
 
 	var candidates []*corev1.Pod
 	for i := range all.Items {
@@ -190,7 +191,7 @@ func (r *Reconciler) manageReplicas(ctx context.Context, rs *appsv1.ReplicaSet, 
 				break // later batches would fail the same way
 			}
 		}
-		r.exp.expect(key, created, nil, now)
+		r.exp.Expect(key, created, nil, now)
 		if firstErr != nil {
 			return reasonFailedCreate, firstErr
 		}
@@ -219,7 +220,7 @@ func (r *Reconciler) manageReplicas(ctx context.Context, rs *appsv1.ReplicaSet, 
 			}()
 		}
 		wg.Wait()
-		r.exp.expect(key, nil, deleted, now)
+		r.exp.Expect(key, nil, deleted, now)
 		if len(errs) > 0 {
 			return reasonFailedDelete, errors.Join(errs...)
 		}

@@ -142,36 +142,3 @@ func TestCalculateStatus(t *testing.T) {
 		t.Errorf("ReplicaFailure not cleared: %+v", st.Conditions)
 	}
 }
-
-func TestExpectations(t *testing.T) {
-	key := types.NamespacedName{Namespace: "ns", Name: "rs"}
-	e := newExpectations()
-	if !e.satisfied(key, nil, t0) {
-		t.Fatal("fresh expectations must be satisfied")
-	}
-	e.expect(key, []string{"rs-a", "rs-b"}, nil, t0)
-	if e.satisfied(key, []corev1.Pod{*mkPod("rs-a")}, t0) {
-		t.Error("satisfied while rs-b is not in the cache yet")
-	}
-	if !e.satisfied(key, []corev1.Pod{*mkPod("rs-a"), *mkPod("rs-b")}, t0) {
-		t.Error("not satisfied once both pods are cached")
-	}
-	e.expect(key, nil, []types.UID{"rs-a"}, t0)
-	if e.satisfied(key, []corev1.Pod{*mkPod("rs-a")}, t0) {
-		t.Error("satisfied while the deleted pod is still live in the cache")
-	}
-	dying := mkPod("rs-a")
-	dying.DeletionTimestamp = &metav1.Time{Time: t0}
-	if !e.satisfied(key, []corev1.Pod{*dying}, t0) {
-		t.Error("a pod marked for deletion satisfies the delete")
-	}
-	e.expect(key, []string{"rs-c"}, nil, t0)
-	e.observeGone(key, mkPod("rs-c"))
-	if !e.satisfied(key, nil, t0) {
-		t.Error("a created pod seen deleted satisfies the create")
-	}
-	e.expect(key, []string{"rs-d"}, nil, t0)
-	if !e.satisfied(key, nil, t0.Add(expectationsTTL+time.Second)) {
-		t.Error("expectations must expire")
-	}
-}

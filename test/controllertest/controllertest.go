@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,9 +190,10 @@ func isReady(p *corev1.Pod) bool {
 	return false
 }
 
-// PlayKubelet does, until ctx ends, what a node agent would for the pods of
-// namespace: marks new pods Running and Ready on node "node-1" and finishes
-// the deletion of terminating pods. It polls every 50ms.
+// PlayKubelet does, until ctx ends, what a scheduler and a node agent would
+// for the pods of namespace: binds new pods (to the node their required node
+// affinity names, as for daemon pods, else "node-1"), marks them Running and
+// Ready, and finishes the deletion of terminating pods. It polls every 50ms.
 func (s *Suite) PlayKubelet(ctx context.Context, namespace string) {
 	go func() {
 		tick := time.NewTicker(50 * time.Millisecond)
@@ -206,15 +208,26 @@ func (s *Suite) PlayKubelet(ctx context.Context, namespace string) {
 			if err := s.Client.List(ctx, &pods, client.InNamespace(namespace)); err != nil {
 				continue
 			}
+			// Like a node's pod workers, handle pods in parallel (bounded).
+			sem := make(chan struct{}, 16)
+			var wg sync.WaitGroup
 			for i := range pods.Items {
 				p := &pods.Items[i]
-				switch {
-				case p.DeletionTimestamp != nil:
-					_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
-				case !isReady(p):
-					_ = s.MarkReady(ctx, p, "node-1")
+				if p.DeletionTimestamp == nil && isReady(p) {
+					continue
 				}
+				wg.Add(1)
+				sem <- struct{}{}
+				go func() {
+					defer func() { <-sem; wg.Done() }()
+					if p.DeletionTimestamp != nil {
+						_ = s.Client.Delete(ctx, p, client.GracePeriodSeconds(0), client.Preconditions{UID: &p.UID})
+						return
+					}
+					_ = s.MarkReady(ctx, p, nodeFor(p))
+				}()
 			}
+			wg.Wait()
 		}
 	}()
 }
@@ -228,4 +241,22 @@ func (s *Suite) RunKubectl(ctx context.Context, args ...string) (string, error) 
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
+}
+
+// nodeFor is the node a pod's required node affinity pins it to by name, or
+// "node-1".
+func nodeFor(p *corev1.Pod) string {
+	if p.Spec.NodeName != "" {
+		return p.Spec.NodeName
+	}
+	if a := p.Spec.Affinity; a != nil && a.NodeAffinity != nil && a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution != nil {
+		for _, term := range a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms {
+			for _, f := range term.MatchFields {
+				if f.Key == "metadata.name" && len(f.Values) == 1 {
+					return f.Values[0]
+				}
+			}
+		}
+	}
+	return "node-1"
 }

@@ -1,4 +1,4 @@
-package replicaset
+package expectations
 
 import (
 	"sync"
@@ -8,15 +8,16 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// expectationsTTL bounds how long a set waits for its own writes to show in
-// the cache before it trusts the cache again (upstream waits 5 minutes).
-const expectationsTTL = 5 * time.Minute
+// TTL bounds how long a controller waits for its own writes to show in the
+// cache before it trusts the cache again (upstream waits 5 minutes).
+const TTL = 5 * time.Minute
 
-// expectations remembers, per ReplicaSet, the pods this controller created or
-// deleted that the informer cache has not shown yet. While any are pending the
-// set does not create or delete again, so a stale cache never makes it create
-// twice (the bug upstream's ControllerExpectations exist to prevent).
-type expectations struct {
+// Expectations remembers, per controller object (a ReplicaSet, a DaemonSet),
+// the pods the controller created or deleted that the informer cache has not
+// shown yet. While any are pending the object is not acted on again, so a
+// stale cache never makes it create twice (the bug upstream's
+// ControllerExpectations exist to prevent).
+type Expectations struct {
 	mu  sync.Mutex
 	set map[types.NamespacedName]*pending
 }
@@ -27,12 +28,14 @@ type pending struct {
 	since   time.Time
 }
 
-func newExpectations() *expectations {
-	return &expectations{set: map[types.NamespacedName]*pending{}}
+// New returns empty expectations.
+func New() *Expectations {
+	return &Expectations{set: map[types.NamespacedName]*pending{}}
 }
 
-// expect records writes just made for key.
-func (e *expectations) expect(key types.NamespacedName, created []string, deleted []types.UID, now time.Time) {
+// Expect records writes just made for key: names of pods created, uids of
+// pods deleted.
+func (e *Expectations) Expect(key types.NamespacedName, created []string, deleted []types.UID, now time.Time) {
 	if len(created) == 0 && len(deleted) == 0 {
 		return
 	}
@@ -52,9 +55,9 @@ func (e *expectations) expect(key types.NamespacedName, created []string, delete
 	}
 }
 
-// observeGone records that a pod left the cache (a watch delete): it was
+// ObserveGone records that a pod left the cache (a watch delete): it was
 // created and deleted before the set looked, or its deletion finished.
-func (e *expectations) observeGone(key types.NamespacedName, pod *corev1.Pod) {
+func (e *Expectations) ObserveGone(key types.NamespacedName, pod *corev1.Pod) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if p := e.set[key]; p != nil {
@@ -63,17 +66,17 @@ func (e *expectations) observeGone(key types.NamespacedName, pod *corev1.Pod) {
 	}
 }
 
-// satisfied checks the pending writes of key against the pods the cache holds
+// Satisfied checks the pending writes of key against the pods the cache holds
 // now (all pods of the namespace, owned or not) and reports whether the set
-// may act on the cache.
-func (e *expectations) satisfied(key types.NamespacedName, cached []corev1.Pod, now time.Time) bool {
+// may act on the cache. Pending writes older than TTL are dropped.
+func (e *Expectations) Satisfied(key types.NamespacedName, cached []corev1.Pod, now time.Time) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	p := e.set[key]
 	if p == nil {
 		return true
 	}
-	if now.Sub(p.since) > expectationsTTL {
+	if now.Sub(p.since) > TTL {
 		delete(e.set, key)
 		return true
 	}
@@ -97,8 +100,8 @@ func (e *expectations) satisfied(key types.NamespacedName, cached []corev1.Pod, 
 	return false
 }
 
-// forget drops everything pending for a set that no longer exists.
-func (e *expectations) forget(key types.NamespacedName) {
+// Forget drops everything pending for a set that no longer exists.
+func (e *Expectations) Forget(key types.NamespacedName) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	delete(e.set, key)
