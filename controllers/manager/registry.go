@@ -5,6 +5,7 @@ import (
 
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/namespace"
+	"github.com/kubeseed/kubeseed/controllers/nodelifecycle"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
 )
@@ -22,4 +23,5 @@ var registry = []controller{
 	{"endpoints", endpoints.SetupWithManager},
 	{"namespace", namespace.SetupWithManager},
 	{"serviceaccount", serviceaccount.SetupWithManager},
+	{"nodelifecycle", nodelifecycle.SetupWithManager},
 }
