@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -305,5 +306,39 @@ func TestQueueOrdersByPriorityAndParksUnschedulable(t *testing.T) {
 	got, _, ok := q.Pop(ctx)
 	if !ok || got.Name != "high" {
 		t.Fatalf("after MoveAllToActive popped %v, want high", got)
+	}
+}
+
+func TestNumFeasibleNodesToFind(t *testing.T) {
+	for nodes, want := range map[int]int{3: 3, 100: 100, 150: 100, 1000: 420, 5000: 500, 10000: 500} {
+		if got := NumFeasibleNodesToFind(nodes); got != want {
+			t.Errorf("NumFeasibleNodesToFind(%d) = %d, want %d", nodes, got, want)
+		}
+	}
+}
+
+func TestCacheRotatesAndAssumes(t *testing.T) {
+	c := NewCache()
+	for _, n := range []string{"a", "b", "c"} {
+		c.SetNode(node(n, "1", "1Gi"))
+	}
+	// Each 600m pod fills a node: three fit, the fourth does not, because
+	// each placement is assumed before the next decision.
+	got := map[string]bool{}
+	for i := range 3 {
+		name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p%d", i), "600m", ""), nil)
+		if name == "" || got[name] {
+			t.Fatalf("pod %d placed on %q (already used: %v)", i, name, got)
+		}
+		got[name] = true
+	}
+	p := pod("extra", "600m", "")
+	if name, n, reasons := c.ScheduleAndAssume(p, nil); name != "" || FitErrorMessage(n, reasons) != "0/3 nodes are available: 3 Insufficient cpu." {
+		t.Errorf("fourth pod: %q, %s", name, FitErrorMessage(n, reasons))
+	}
+	// Forgetting a failed binding frees the room.
+	c.Forget(pod("p0", "600m", ""))
+	if name, _, _ := c.ScheduleAndAssume(p, nil); name == "" {
+		t.Error("no room after forgetting an assumed pod")
 	}
 }
