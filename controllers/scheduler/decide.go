@@ -56,6 +56,9 @@ func findNode(pod *corev1.Pod, nodes []*NodeInfo, enough int, tieBreak func(n in
 		return "", reasons, processed
 	}
 	scores := score(fit, feasible)
+	if len(feasible) > 1 {
+		softScore(pod, nodes, feasible, scores)
+	}
 	var best []int
 	var top int64 = -1
 	for i, s := range scores {

@@ -342,3 +342,48 @@ func TestCacheRotatesAndAssumes(t *testing.T) {
 		t.Error("no room after forgetting an assumed pod")
 	}
 }
+
+func TestSoftScores(t *testing.T) {
+	zone := func(z string) func(*corev1.Node) {
+		return func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = z }
+	}
+	owned := func(p *corev1.Pod) {
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs-1", Controller: new(true)}}
+	}
+	preferCache := func(p *corev1.Pod) {
+		p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}}, TopologyKey: corev1.LabelTopologyZone}}}}}
+	}
+	tests := []struct {
+		name  string
+		pod   *corev1.Pod
+		nodes []*NodeInfo
+		want  string
+	}{
+		{
+			// Both nodes are equally loaded; only the sibling count differs.
+			name: "replicas spread by default",
+			pod:  pod("web-3", "100m", "", owned),
+			nodes: []*NodeInfo{
+				NewNodeInfo(node("a", "4", "8Gi", zone("z1")), pod("web-1", "100m", "", onNode("a"), owned), pod("web-2", "100m", "", onNode("a"), owned)),
+				NewNodeInfo(node("b", "4", "8Gi", zone("z2")), pod("other-1", "100m", "", onNode("b")), pod("other-2", "100m", "", onNode("b"))),
+			},
+			want: "b",
+		},
+		{
+			name: "preferred affinity draws to the cache's zone",
+			pod:  pod("app", "100m", "", preferCache),
+			nodes: []*NodeInfo{
+				NewNodeInfo(node("a", "4", "8Gi", zone("z1"))),
+				NewNodeInfo(node("b", "4", "8Gi", zone("z2")), pod("cache", "100m", "", onNode("b"), withLabels("app", "cache"))),
+			},
+			want: "b",
+		},
+	}
+	for _, tt := range tests {
+		if got, _ := FindNode(tt.pod, tt.nodes, func(int) int { return 0 }); got != tt.want {
+			t.Errorf("%s: FindNode = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
