@@ -118,6 +118,16 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			DeleteFunc:  func(event.DeleteEvent) bool { return false },
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
+		// Whether any node is Ready decides NoExecute taints on all others:
+		// a change of readiness anywhere looks at every node again.
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allNodes), builder.WithPredicates(predicate.Funcs{
+			CreateFunc: func(event.CreateEvent) bool { return false },
+			UpdateFunc: func(e event.UpdateEvent) bool {
+				return readyStatus(e.ObjectOld.(*corev1.Node)) != readyStatus(e.ObjectNew.(*corev1.Node))
+			},
+			DeleteFunc:  func(event.DeleteEvent) bool { return true },
+			GenericFunc: func(event.GenericEvent) bool { return false },
+		})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 5}).
 		Complete(r)
 }
@@ -184,7 +194,14 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		requeue = r.grace - silent
 	}
 
-	taints, changed := ReconcileTaints(node.Spec.Taints, DesiredTaints(&node), metav1.NewTime(now))
+	allDown := false
+	if readyStatus(&node) != corev1.ConditionTrue {
+		var err error
+		if allDown, err = r.noNodeReady(ctx); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	taints, changed := ReconcileTaints(node.Spec.Taints, DesiredTaints(&node, allDown), metav1.NewTime(now))
 	if changed {
 		updated := node.DeepCopy()
 		updated.Spec.Taints = taints
@@ -204,6 +221,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 		}
 	}
 	return reconcile.Result{RequeueAfter: requeue}, nil
+}
+
+// allNodes lists every node for reconciling.
+func (r *Reconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
+	var nodes corev1.NodeList
+	if err := r.client.List(ctx, &nodes); err != nil {
+		return nil
+	}
+	out := make([]reconcile.Request, len(nodes.Items))
+	for i := range nodes.Items {
+		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}}
+	}
+	return out
+}
+
+// noNodeReady says whether every node is not Ready.
+func (r *Reconciler) noNodeReady(ctx context.Context) (bool, error) {
+	var nodes corev1.NodeList
+	if err := r.client.List(ctx, &nodes); err != nil {
+		return false, fmt.Errorf("listing nodes: %w", err)
+	}
+	for i := range nodes.Items {
+		if readyStatus(&nodes.Items[i]) == corev1.ConditionTrue {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 func hasNoExecute(taints []corev1.Taint) bool {

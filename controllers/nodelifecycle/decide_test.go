@@ -44,9 +44,12 @@ func TestDesiredTaints(t *testing.T) {
 		}), "node.kubernetes.io/memory-pressure:NoSchedule node.kubernetes.io/unschedulable:NoSchedule "},
 	}
 	for _, tt := range tests {
-		if got := taintStrings(DesiredTaints(tt.node)); got != tt.want {
+		if got := taintStrings(DesiredTaints(tt.node, false)); got != tt.want {
 			t.Errorf("%s: DesiredTaints = %q, want %q", tt.name, got, tt.want)
 		}
+	}
+	if got := taintStrings(DesiredTaints(nodeWith(corev1.ConditionUnknown), true)); got != "node.kubernetes.io/unreachable:NoSchedule " {
+		t.Errorf("with every node down: DesiredTaints = %q, want no NoExecute taint", got)
 	}
 }
 
@@ -58,7 +61,7 @@ func TestReconcileTaintsKeepsOthersAndTimeAdded(t *testing.T) {
 		{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule},
 		{Key: corev1.TaintNodeUnreachable, Effect: corev1.TaintEffectNoExecute, TimeAdded: &then},
 	}
-	got, changed := ReconcileTaints(current, DesiredTaints(nodeWith(corev1.ConditionUnknown)), now)
+	got, changed := ReconcileTaints(current, DesiredTaints(nodeWith(corev1.ConditionUnknown), false), now)
 	if !changed {
 		t.Fatal("not-ready to unreachable reported no change")
 	}
@@ -68,10 +71,10 @@ func TestReconcileTaintsKeepsOthersAndTimeAdded(t *testing.T) {
 	if !got[2].TimeAdded.Equal(&then) {
 		t.Errorf("NoExecute taint TimeAdded %v, want it kept at %v", got[2].TimeAdded, then)
 	}
-	if _, changed := ReconcileTaints(got, DesiredTaints(nodeWith(corev1.ConditionUnknown)), now); changed {
+	if _, changed := ReconcileTaints(got, DesiredTaints(nodeWith(corev1.ConditionUnknown), false), now); changed {
 		t.Error("reconciling twice reported a change")
 	}
-	got, _ = ReconcileTaints(got, DesiredTaints(nodeWith(corev1.ConditionTrue)), now)
+	got, _ = ReconcileTaints(got, DesiredTaints(nodeWith(corev1.ConditionTrue), false), now)
 	if s := taintStrings(got); s != "dedicated=gpu:NoSchedule " {
 		t.Errorf("after recovery taints %q, want only the user's", s)
 	}

@@ -24,15 +24,39 @@ type kubelet struct {
 
 func (k kubelet) heartbeat(ctx context.Context) {
 	k.t.Helper()
+	if err := k.beat(ctx); err != nil {
+		k.t.Fatal(err)
+	}
+}
+
+// keepAlive heartbeats every second until the returned stop is called.
+func (k kubelet) keepAlive(ctx context.Context) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			_ = k.beat(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+func (k kubelet) beat(ctx context.Context) error {
 	var n corev1.Node
 	if err := k8sClient.Get(ctx, client.ObjectKey{Name: k.node}, &n); err != nil {
-		k.t.Fatal(err)
+		return err
 	}
 	now := metav1.Now()
 	n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
 		Message: "kubelet is posting ready status", LastHeartbeatTime: now, LastTransitionTime: now}}
 	if err := k8sClient.Status().Update(ctx, &n); err != nil {
-		k.t.Fatalf("post node status: %v", err)
+		return fmt.Errorf("post node status: %w", err)
 	}
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{Namespace: "kube-node-lease", Name: k.node}}
 	micro := metav1.NewMicroTime(time.Now())
@@ -46,8 +70,9 @@ func (k kubelet) heartbeat(ctx context.Context) {
 		err = k8sClient.Update(ctx, lease)
 	}
 	if err != nil {
-		k.t.Fatalf("renew lease: %v", err)
+		return fmt.Errorf("renew lease: %w", err)
 	}
+	return nil
 }
 
 func managedTaints(n *corev1.Node) string {
@@ -71,10 +96,16 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := k8sClient.Create(ctx, node); err != nil {
-		t.Fatal(err)
+	// A second node stays healthy throughout: with every node down, nothing
+	// would be evicted (see the end of the test).
+	for _, n := range []string{name, "worker-2"} {
+		if err := k8sClient.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n}}); err != nil {
+			t.Fatal(err)
+		}
 	}
+	node := &corev1.Node{}
+	stopOther := kubelet{t: t, node: "worker-2"}.keepAlive(ctx)
+	defer stopOther()
 	k := kubelet{t: t, node: name}
 	k.heartbeat(ctx)
 
@@ -177,4 +208,25 @@ func TestSilentNodeIsTaintedAndItsPodsEvicted(t *testing.T) {
 		}
 		return nil
 	})
+
+	// Every node goes silent: that looks like the control plane being cut
+	// off, so, as upstream, no node gets a NoExecute taint and nothing is
+	// evicted.
+	stopOther()
+	eventually(t, ctx, "all nodes unknown without NoExecute taints", func() error {
+		for _, n := range []string{name, "worker-2"} {
+			var got corev1.Node
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: n}, &got); err != nil {
+				return err
+			}
+			if s := managedTaints(&got); s != "node.kubernetes.io/unreachable:NoSchedule " {
+				return fmt.Errorf("node %s taints %q", n, s)
+			}
+		}
+		return nil
+	})
+	var got corev1.Pod
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(patient), &got); err != nil || got.DeletionTimestamp != nil {
+		t.Errorf("pod %s evicted while every node was down (err %v)", patient.Name, err)
+	}
 }

@@ -49,7 +49,12 @@ func readyStatus(node *corev1.Node) corev1.ConditionStatus {
 // has never reported Ready keeps (or gets) the not-ready NoSchedule taint the
 // API server gave it, but is not evicted until its grace period passes and
 // its Ready condition becomes Unknown.
-func DesiredTaints(node *corev1.Node) []corev1.Taint {
+//
+// allDown says no node in the cluster is Ready. Upstream then assumes the
+// control plane, not the nodes, is cut off ("master disruption mode") and
+// evicts nothing: NoExecute taints are withheld, so a one-node cluster whose
+// agent stalls keeps its pods.
+func DesiredTaints(node *corev1.Node, allDown bool) []corev1.Taint {
 	var out []corev1.Taint
 	hasReady := false
 	for _, c := range node.Status.Conditions {
@@ -67,6 +72,9 @@ func DesiredTaints(node *corev1.Node) []corev1.Taint {
 	}
 	if node.Spec.Unschedulable {
 		out = append(out, corev1.Taint{Key: corev1.TaintNodeUnschedulable, Effect: corev1.TaintEffectNoSchedule})
+	}
+	if allDown {
+		return out
 	}
 	switch readyStatus(node) {
 	case corev1.ConditionFalse:
