@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
@@ -57,9 +58,27 @@ func New(c client.Client, informers ctrlcache.Informers, recorder events.EventRe
 	}
 }
 
-// SetupWithManager adds the scheduler to mgr.
+// Client rate limits for bindings and status writes when the manager's
+// configuration sets none: upstream kube-scheduler's defaults. client-go's own
+// default (5 per second) would pace a burst of 50 pods over ten seconds.
+const (
+	defaultQPS   = 50
+	defaultBurst = 100
+)
+
+// SetupWithManager adds the scheduler to mgr. It reads through the manager's
+// cache and writes through a client of its own, rate-limited like
+// kube-scheduler's.
 func SetupWithManager(mgr ctrl.Manager) error {
-	return mgr.Add(New(mgr.GetClient(), mgr.GetCache(), mgr.GetEventRecorder(Name)))
+	cfg := rest.CopyConfig(mgr.GetConfig())
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = defaultQPS, defaultBurst
+	}
+	c, err := client.New(cfg, client.Options{Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return fmt.Errorf("building the scheduler's client: %w", err)
+	}
+	return mgr.Add(New(c, mgr.GetCache(), mgr.GetEventRecorder(Name)))
 }
 
 // NeedLeaderElection makes only the elected copy schedule.
