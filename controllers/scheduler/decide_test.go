@@ -387,3 +387,27 @@ func TestSoftScores(t *testing.T) {
 		}
 	}
 }
+
+func TestQueueWakesParkedPodsByPriority(t *testing.T) {
+	q := NewQueue()
+	clock := time.Unix(1000, 0)
+	q.now = func() time.Time { return clock }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	low := pod("low", "", "")
+	high := pod("high", "", "", func(p *corev1.Pod) { p.Spec.Priority = new(int32(100)) })
+	for _, p := range []*corev1.Pod{low, high} {
+		q.Add(p)
+		got, cycle, _ := q.Pop(ctx)
+		q.Unschedulable(got, cycle)
+	}
+	// Long after their backoff, a node appears: both wake at once and the
+	// higher priority goes first.
+	clock = clock.Add(time.Minute)
+	q.MoveAllToActive()
+	first, _, _ := q.Pop(ctx)
+	second, _, _ := q.Pop(ctx)
+	if first.Name != "high" || second.Name != "low" {
+		t.Errorf("woken in order %s, %s; want high, low", first.Name, second.Name)
+	}
+}
