@@ -42,7 +42,7 @@ func findNode(pod *corev1.Pod, nodes []*NodeInfo, enough int, tieBreak func(n in
 		processed++
 		rs := fit.filter(ni)
 		if len(rs) == 0 {
-			rs = cluster.filter(pod, ni)
+			rs = cluster.filter(ni)
 		}
 		if len(rs) > 0 {
 			for _, r := range rs {

@@ -243,7 +243,7 @@ func newSpreadStates(pod *corev1.Pod, nodes []*NodeInfo) []spreadState {
 
 // filter applies topology spread, then the pod's affinity, its anti-affinity
 // and existing pods' anti-affinity, in upstream's order.
-func (cs *clusterState) filter(pod *corev1.Pod, ni *NodeInfo) []string {
+func (cs *clusterState) filter(ni *NodeInfo) []string {
 	node := ni.Node
 	for _, s := range cs.spread {
 		domain, ok := node.Labels[s.c.TopologyKey]

@@ -20,10 +20,10 @@ const (
 var defaultSpreadKeys = []string{corev1.LabelHostname, corev1.LabelTopologyZone}
 
 // softScore adds the ScheduleAnyway topology spread and preferred inter-pod
-// affinity scores to scores, one per feasible node; all nodes are what the
-// pods are counted over.
+// affinity scores to scores, one per feasible node. As upstream, spreading
+// counts pods over the feasible nodes only, affinity over all nodes.
 func softScore(pod *corev1.Pod, all, feasible []*NodeInfo, scores []int64) {
-	if spread := spreadScores(pod, all, feasible); spread != nil {
+	if spread := spreadScores(pod, feasible, feasible); spread != nil {
 		for i := range scores {
 			scores[i] += weightSpread * spread[i]
 		}
