@@ -6,6 +6,7 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/namespace"
 	"github.com/kubeseed/kubeseed/controllers/nodelifecycle"
+	"github.com/kubeseed/kubeseed/controllers/persistentvolume"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
 )
@@ -24,4 +25,5 @@ var registry = []controller{
 	{"namespace", namespace.SetupWithManager},
 	{"serviceaccount", serviceaccount.SetupWithManager},
 	{"nodelifecycle", nodelifecycle.SetupWithManager},
+	{"persistentvolume", persistentvolume.SetupWithManager},
 }
