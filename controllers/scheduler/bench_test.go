@@ -18,7 +18,7 @@ func BenchmarkScheduleAndAssume(b *testing.B) {
 	}
 	b.ResetTimer()
 	for i := range b.N {
-		if name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p-%d", i), "10m", "10Mi"), nil); name == "" {
+		if name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p-%d", i), "10m", "10Mi"), nil, nil); name == "" {
 			b.Fatal("unschedulable")
 		}
 	}

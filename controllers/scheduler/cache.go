@@ -131,17 +131,20 @@ func (c *Cache) Forget(pod *corev1.Pod) {
 }
 
 // ScheduleAndAssume picks a node for pod, as FindNode decides over the
-// current nodes, and assumes the pod there before anyone else looks. It
-// returns the node's name, or "" with the number of nodes and each reason's
-// count when none fits.
-func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, tieBreak func(n int) int) (string, int, map[string]int) {
+// current nodes (with vols, the pod's claims, if it has any), and assumes the
+// pod there before anyone else looks. It returns the node's name, or "" with
+// the number of nodes and each reason's count when none fits.
+func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, vols *PodVolumes, tieBreak func(n int) int) (string, int, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	nodes := make([]*NodeInfo, 0, len(c.order))
 	for i := range c.order {
 		nodes = append(nodes, c.nodes[c.order[(c.nextStart+i)%len(c.order)]])
 	}
-	name, reasons, processed := findNode(pod, nodes, NumFeasibleNodesToFind(len(nodes)), tieBreak)
+	if vols != nil && vols.PreFilter != "" {
+		return "", len(nodes), map[string]int{}
+	}
+	name, reasons, processed := findNode(pod, vols, nodes, NumFeasibleNodesToFind(len(nodes)), tieBreak)
 	if len(nodes) > 0 {
 		c.nextStart = (c.nextStart + processed) % len(nodes)
 	}
@@ -154,6 +157,16 @@ func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, tieBreak func(n int) int) (st
 	c.nodes[name].AddPod(assumed)
 	c.pods[pod.UID] = cachedPod{pod: assumed, node: name, assumed: true}
 	return name, len(nodes), nil
+}
+
+// NodeFor returns the node object of name, or nil.
+func (c *Cache) NodeFor(name string) *corev1.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ni, ok := c.nodes[name]; ok {
+		return ni.Node
+	}
+	return nil
 }
 
 // IsAssumed says whether pod is placed by this scheduler but not yet seen

@@ -9,7 +9,7 @@ import (
 // one of the n (upstream picks at random, which spreads a burst of identical
 // pods). When no node passes it returns "" and how many nodes gave each reason.
 func FindNode(pod *corev1.Pod, nodes []*NodeInfo, tieBreak func(n int) int) (string, map[string]int) {
-	name, reasons, _ := findNode(pod, nodes, len(nodes), tieBreak)
+	name, reasons, _ := findNode(pod, nil, nodes, len(nodes), tieBreak)
 	return name, reasons
 }
 
@@ -29,7 +29,8 @@ func NumFeasibleNodesToFind(numNodes int) int {
 // findNode is FindNode that stops filtering once enough feasible nodes are
 // found, and says how many nodes it looked at so the next pod can start
 // where this one stopped.
-func findNode(pod *corev1.Pod, nodes []*NodeInfo, enough int, tieBreak func(n int) int) (string, map[string]int, int) {
+// vols, when the pod has claims, adds upstream's VolumeBinding check.
+func findNode(pod *corev1.Pod, vols *PodVolumes, nodes []*NodeInfo, enough int, tieBreak func(n int) int) (string, map[string]int, int) {
 	fit := newPodFit(pod)
 	cluster := newClusterState(pod, nodes)
 	feasible := make([]*NodeInfo, 0, min(len(nodes), enough))
@@ -41,6 +42,9 @@ func findNode(pod *corev1.Pod, nodes []*NodeInfo, enough int, tieBreak func(n in
 		}
 		processed++
 		rs := fit.filter(ni)
+		if len(rs) == 0 {
+			rs = vols.filter(ni.Node)
+		}
 		if len(rs) == 0 {
 			rs = cluster.filter(ni)
 		}

@@ -326,19 +326,19 @@ func TestCacheRotatesAndAssumes(t *testing.T) {
 	// each placement is assumed before the next decision.
 	got := map[string]bool{}
 	for i := range 3 {
-		name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p%d", i), "600m", ""), nil)
+		name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p%d", i), "600m", ""), nil, nil)
 		if name == "" || got[name] {
 			t.Fatalf("pod %d placed on %q (already used: %v)", i, name, got)
 		}
 		got[name] = true
 	}
 	p := pod("extra", "600m", "")
-	if name, n, reasons := c.ScheduleAndAssume(p, nil); name != "" || FitErrorMessage(n, reasons) != "0/3 nodes are available: 3 Insufficient cpu." {
+	if name, n, reasons := c.ScheduleAndAssume(p, nil, nil); name != "" || FitErrorMessage(n, reasons) != "0/3 nodes are available: 3 Insufficient cpu." {
 		t.Errorf("fourth pod: %q, %s", name, FitErrorMessage(n, reasons))
 	}
 	// Forgetting a failed binding frees the room.
 	c.Forget(pod("p0", "600m", ""))
-	if name, _, _ := c.ScheduleAndAssume(p, nil); name == "" {
+	if name, _, _ := c.ScheduleAndAssume(p, nil, nil); name == "" {
 		t.Error("no room after forgetting an assumed pod")
 	}
 }
