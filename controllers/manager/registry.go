@@ -4,6 +4,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
+	"github.com/kubeseed/kubeseed/controllers/localpath"
 	"github.com/kubeseed/kubeseed/controllers/namespace"
 	"github.com/kubeseed/kubeseed/controllers/nodelifecycle"
 	"github.com/kubeseed/kubeseed/controllers/persistentvolume"
@@ -26,4 +27,5 @@ var registry = []controller{
 	{"serviceaccount", serviceaccount.SetupWithManager},
 	{"nodelifecycle", nodelifecycle.SetupWithManager},
 	{"persistentvolume", persistentvolume.SetupWithManager},
+	{"localpath", localpath.SetupWithManager},
 }

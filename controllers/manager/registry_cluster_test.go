@@ -29,7 +29,7 @@ func TestClusterControllersWorkTogether(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = env.Stop() })
 
-	names := []string{"scheduler", "endpoints", "namespace", "serviceaccount", "nodelifecycle", "persistentvolume"}
+	names := []string{"scheduler", "endpoints", "namespace", "serviceaccount", "nodelifecycle", "persistentvolume", "localpath"}
 	m, err := New(Config{RestConfig: cfg, Controllers: names})
 	if err != nil {
 		t.Fatalf("New with %v: %v", names, err)
