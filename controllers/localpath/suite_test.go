@@ -12,8 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
-	"github.com/kubeseed/kubeseed/controllers/manager"
 	"github.com/kubeseed/kubeseed/controllers/localpath"
+	"github.com/kubeseed/kubeseed/controllers/manager"
 	"github.com/kubeseed/kubeseed/controllers/persistentvolume"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 	"github.com/kubeseed/kubeseed/test/testenv"
