@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/endpointslice"
@@ -19,6 +18,10 @@ const (
 	LabelHeadless = corev1.IsHeadlessService
 	// AnnotationOverCapacity says the Endpoints were cut to MaxAddresses.
 	AnnotationOverCapacity = corev1.EndpointsOverCapacity
+	// LabelManagedBy names the controller that writes an Endpoints object,
+	// upstream's key and value.
+	LabelManagedBy          = "endpoints.kubernetes.io/managed-by"
+	EndpointsControllerName = "endpoint-controller"
 	// MaxAddresses is the most addresses one Endpoints object holds.
 	MaxAddresses = 1000
 )
@@ -115,16 +118,15 @@ func Desired(svc *corev1.Service, pods []*corev1.Pod) *corev1.Endpoints {
 	return ep
 }
 
-// desiredLabels copies the Service's labels and marks headless Services.
+// desiredLabels copies the Service's labels, marks headless Services (no
+// cluster IP) and names the managing controller.
 func desiredLabels(svc *corev1.Service) map[string]string {
 	labels := map[string]string{}
 	for k, v := range svc.Labels {
 		labels[k] = v
 	}
-	// The mirroring controller must not copy these into EndpointSlices: the
-	// slices are written directly.
-	labels[discoveryv1.LabelSkipMirror] = "true"
-	if svc.Spec.ClusterIP == corev1.ClusterIPNone {
+	labels[LabelManagedBy] = EndpointsControllerName
+	if svc.Spec.ClusterIP == corev1.ClusterIPNone || svc.Spec.ClusterIP == "" {
 		labels[LabelHeadless] = ""
 	} else {
 		delete(labels, LabelHeadless)

@@ -89,11 +89,11 @@ func TestDesired(t *testing.T) {
 			if !reflect.DeepEqual(got.Subsets, tt.want) {
 				t.Errorf("subsets:\n got %+v\nwant %+v", got.Subsets, tt.want)
 			}
-			if got.Labels["team"] != "a" || got.Labels["endpointslice.kubernetes.io/skip-mirror"] != "true" {
-				t.Errorf("labels %v: want the service's labels and skip-mirror", got.Labels)
+			if got.Labels["team"] != "a" || got.Labels["endpoints.kubernetes.io/managed-by"] != "endpoint-controller" {
+				t.Errorf("labels %v: want the service's labels and managed-by", got.Labels)
 			}
 			_, headless := got.Labels[LabelHeadless]
-			if headless != (tt.svc.Spec.ClusterIP == corev1.ClusterIPNone) {
+			if headless != (tt.svc.Spec.ClusterIP == corev1.ClusterIPNone || tt.svc.Spec.ClusterIP == "") {
 				t.Errorf("headless label %v for clusterIP %q", headless, tt.svc.Spec.ClusterIP)
 			}
 		})

@@ -9,7 +9,10 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
 	"github.com/kubeseed/kubeseed/controllers/job"
+	"github.com/kubeseed/kubeseed/controllers/localpath"
 	"github.com/kubeseed/kubeseed/controllers/namespace"
+	"github.com/kubeseed/kubeseed/controllers/nodelifecycle"
+	"github.com/kubeseed/kubeseed/controllers/persistentvolume"
 	"github.com/kubeseed/kubeseed/controllers/replicaset"
 	"github.com/kubeseed/kubeseed/controllers/scheduler"
 	"github.com/kubeseed/kubeseed/controllers/serviceaccount"
@@ -38,4 +41,11 @@ var registry = []controller{
 	{name: "endpoints", setup: endpoints.SetupWithManager},
 	{name: "namespace", setup: namespace.SetupWithManager},
 	{name: "serviceaccount", setup: serviceaccount.SetupWithManager},
+	{"scheduler", scheduler.SetupWithManager},
+	{"endpoints", endpoints.SetupWithManager},
+	{"namespace", namespace.SetupWithManager},
+	{"serviceaccount", serviceaccount.SetupWithManager},
+	{"nodelifecycle", nodelifecycle.SetupWithManager},
+	{"persistentvolume", persistentvolume.SetupWithManager},
+	{"localpath", localpath.SetupWithManager},
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -24,6 +25,11 @@ type Cache struct {
 	mu    sync.Mutex
 	nodes map[string]*NodeInfo
 	pods  map[types.UID]cachedPod
+	// order lists node names in the order they were added, and nextStart is
+	// where the next search begins: as upstream, successive pods start where
+	// the last search stopped, so no node is always looked at last.
+	order     []string
+	nextStart int
 }
 
 // NewCache returns an empty cache.
@@ -46,7 +52,11 @@ func (c *Cache) nodeInfoLocked(name string) *NodeInfo {
 func (c *Cache) SetNode(node *corev1.Node) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nodeInfoLocked(node.Name).Node = node
+	ni := c.nodeInfoLocked(node.Name)
+	if ni.Node == nil {
+		c.order = append(c.order, node.Name)
+	}
+	ni.Node = node
 }
 
 // RemoveNode forgets a node; its pods stay counted until they go, in case it
@@ -57,6 +67,9 @@ func (c *Cache) RemoveNode(name string) {
 	ni, ok := c.nodes[name]
 	if !ok {
 		return
+	}
+	if i := slices.Index(c.order, name); i >= 0 {
+		c.order = slices.Delete(c.order, i, i+1)
 	}
 	if len(ni.Pods) == 0 {
 		delete(c.nodes, name)
@@ -118,19 +131,23 @@ func (c *Cache) Forget(pod *corev1.Pod) {
 }
 
 // ScheduleAndAssume picks a node for pod, as FindNode decides over the
-// current nodes, and assumes the pod there before anyone else looks. It
-// returns the node's name, or "" with the number of nodes and each reason's
-// count when none fits.
-func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, tieBreak func(n int) int) (string, int, map[string]int) {
+// current nodes (with vols, the pod's claims, if it has any), and assumes the
+// pod there before anyone else looks. It returns the node's name, or "" with
+// the number of nodes and each reason's count when none fits.
+func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, vols *PodVolumes, tieBreak func(n int) int) (string, int, map[string]int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	nodes := make([]*NodeInfo, 0, len(c.nodes))
-	for _, ni := range c.nodes {
-		if ni.Node != nil {
-			nodes = append(nodes, ni)
-		}
+	nodes := make([]*NodeInfo, 0, len(c.order))
+	for i := range c.order {
+		nodes = append(nodes, c.nodes[c.order[(c.nextStart+i)%len(c.order)]])
 	}
-	name, reasons := FindNode(pod, nodes, tieBreak)
+	if vols != nil && vols.PreFilter != "" {
+		return "", len(nodes), map[string]int{}
+	}
+	name, reasons, processed := findNode(pod, vols, nodes, NumFeasibleNodesToFind(len(nodes)), tieBreak)
+	if len(nodes) > 0 {
+		c.nextStart = (c.nextStart + processed) % len(nodes)
+	}
 	if name == "" {
 		return "", len(nodes), reasons
 	}
@@ -140,6 +157,16 @@ func (c *Cache) ScheduleAndAssume(pod *corev1.Pod, tieBreak func(n int) int) (st
 	c.nodes[name].AddPod(assumed)
 	c.pods[pod.UID] = cachedPod{pod: assumed, node: name, assumed: true}
 	return name, len(nodes), nil
+}
+
+// NodeFor returns the node object of name, or nil.
+func (c *Cache) NodeFor(name string) *corev1.Node {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ni, ok := c.nodes[name]; ok {
+		return ni.Node
+	}
+	return nil
 }
 
 // IsAssumed says whether pod is placed by this scheduler but not yet seen

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -305,5 +306,108 @@ func TestQueueOrdersByPriorityAndParksUnschedulable(t *testing.T) {
 	got, _, ok := q.Pop(ctx)
 	if !ok || got.Name != "high" {
 		t.Fatalf("after MoveAllToActive popped %v, want high", got)
+	}
+}
+
+func TestNumFeasibleNodesToFind(t *testing.T) {
+	for nodes, want := range map[int]int{3: 3, 100: 100, 150: 100, 1000: 420, 5000: 500, 10000: 500} {
+		if got := NumFeasibleNodesToFind(nodes); got != want {
+			t.Errorf("NumFeasibleNodesToFind(%d) = %d, want %d", nodes, got, want)
+		}
+	}
+}
+
+func TestCacheRotatesAndAssumes(t *testing.T) {
+	c := NewCache()
+	for _, n := range []string{"a", "b", "c"} {
+		c.SetNode(node(n, "1", "1Gi"))
+	}
+	// Each 600m pod fills a node: three fit, the fourth does not, because
+	// each placement is assumed before the next decision.
+	got := map[string]bool{}
+	for i := range 3 {
+		name, _, _ := c.ScheduleAndAssume(pod(fmt.Sprintf("p%d", i), "600m", ""), nil, nil)
+		if name == "" || got[name] {
+			t.Fatalf("pod %d placed on %q (already used: %v)", i, name, got)
+		}
+		got[name] = true
+	}
+	p := pod("extra", "600m", "")
+	if name, n, reasons := c.ScheduleAndAssume(p, nil, nil); name != "" || FitErrorMessage(n, reasons) != "0/3 nodes are available: 3 Insufficient cpu." {
+		t.Errorf("fourth pod: %q, %s", name, FitErrorMessage(n, reasons))
+	}
+	// Forgetting a failed binding frees the room.
+	c.Forget(pod("p0", "600m", ""))
+	if name, _, _ := c.ScheduleAndAssume(p, nil, nil); name == "" {
+		t.Error("no room after forgetting an assumed pod")
+	}
+}
+
+func TestSoftScores(t *testing.T) {
+	zone := func(z string) func(*corev1.Node) {
+		return func(n *corev1.Node) { n.Labels[corev1.LabelTopologyZone] = z }
+	}
+	owned := func(p *corev1.Pod) {
+		p.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "ReplicaSet", Name: "web", UID: "rs-1", Controller: new(true)}}
+	}
+	preferCache := func(p *corev1.Pod) {
+		p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{PreferredDuringSchedulingIgnoredDuringExecution: []corev1.WeightedPodAffinityTerm{{
+			Weight: 100, PodAffinityTerm: corev1.PodAffinityTerm{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}}, TopologyKey: corev1.LabelTopologyZone}}}}}
+	}
+	tests := []struct {
+		name  string
+		pod   *corev1.Pod
+		nodes []*NodeInfo
+		want  string
+	}{
+		{
+			// Both nodes are equally loaded; only the sibling count differs.
+			name: "replicas spread by default",
+			pod:  pod("web-3", "100m", "", owned),
+			nodes: []*NodeInfo{
+				NewNodeInfo(node("a", "4", "8Gi", zone("z1")), pod("web-1", "100m", "", onNode("a"), owned), pod("web-2", "100m", "", onNode("a"), owned)),
+				NewNodeInfo(node("b", "4", "8Gi", zone("z2")), pod("other-1", "100m", "", onNode("b")), pod("other-2", "100m", "", onNode("b"))),
+			},
+			want: "b",
+		},
+		{
+			name: "preferred affinity draws to the cache's zone",
+			pod:  pod("app", "100m", "", preferCache),
+			nodes: []*NodeInfo{
+				NewNodeInfo(node("a", "4", "8Gi", zone("z1"))),
+				NewNodeInfo(node("b", "4", "8Gi", zone("z2")), pod("cache", "100m", "", onNode("b"), withLabels("app", "cache"))),
+			},
+			want: "b",
+		},
+	}
+	for _, tt := range tests {
+		if got, _ := FindNode(tt.pod, tt.nodes, func(int) int { return 0 }); got != tt.want {
+			t.Errorf("%s: FindNode = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestQueueWakesParkedPodsByPriority(t *testing.T) {
+	q := NewQueue()
+	clock := time.Unix(1000, 0)
+	q.now = func() time.Time { return clock }
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	low := pod("low", "", "")
+	high := pod("high", "", "", func(p *corev1.Pod) { p.Spec.Priority = new(int32(100)) })
+	for _, p := range []*corev1.Pod{low, high} {
+		q.Add(p)
+		got, cycle, _ := q.Pop(ctx)
+		q.Unschedulable(got, cycle)
+	}
+	// Long after their backoff, a node appears: both wake at once and the
+	// higher priority goes first.
+	clock = clock.Add(time.Minute)
+	q.MoveAllToActive()
+	first, _, _ := q.Pop(ctx)
+	second, _, _ := q.Pop(ctx)
+	if first.Name != "high" || second.Name != "low" {
+		t.Errorf("woken in order %s, %s; want high, low", first.Name, second.Name)
 	}
 }

@@ -37,7 +37,31 @@ func insufficient(name corev1.ResourceName) string {
 // resources, and stops at the first check that fails; only the resource check
 // gives several reasons at once (one per insufficient resource).
 func Filter(pod *corev1.Pod, ni *NodeInfo) []string {
-	node := ni.Node
+	return newPodFit(pod).filter(ni)
+}
+
+// podFit is what the filters need to know about a pod, worked out once per
+// scheduling attempt rather than once per node.
+type podFit struct {
+	pod      *corev1.Pod
+	req      Resources
+	nonZero  Resources
+	ports    []hostPort
+	affinity nodeaffinity.RequiredNodeAffinity
+}
+
+func newPodFit(pod *corev1.Pod) *podFit {
+	return &podFit{
+		pod:      pod,
+		req:      PodRequests(pod),
+		nonZero:  podNonZeroRequests(pod),
+		ports:    podHostPorts(pod),
+		affinity: nodeaffinity.GetRequiredNodeAffinity(pod),
+	}
+}
+
+func (f *podFit) filter(ni *NodeInfo) []string {
+	pod, node := f.pod, ni.Node
 	if pod.Spec.NodeName != "" && pod.Spec.NodeName != node.Name {
 		return []string{ReasonNodeName}
 	}
@@ -51,15 +75,15 @@ func Filter(pod *corev1.Pod, ni *NodeInfo) []string {
 		}, false); untolerated {
 		return []string{ReasonUntoleratedTaint}
 	}
-	if ok, _ := nodeaffinity.GetRequiredNodeAffinity(pod).Match(node); !ok {
+	if ok, _ := f.affinity.Match(node); !ok {
 		return []string{ReasonNodeAffinity}
 	}
-	for _, hp := range podHostPorts(pod) {
+	for _, hp := range f.ports {
 		if ni.portTaken(hp) {
 			return []string{ReasonHostPorts}
 		}
 	}
-	return fitsResources(pod, ni)
+	return fitsResources(f.req, ni)
 }
 
 // effectiveTaints is the node's taints plus node.kubernetes.io/not-ready when
@@ -106,13 +130,12 @@ func (ni *NodeInfo) portTaken(hp hostPort) bool {
 }
 
 // fitsResources compares the pod's requests with what the node has left.
-func fitsResources(pod *corev1.Pod, ni *NodeInfo) []string {
+func fitsResources(req Resources, ni *NodeInfo) []string {
 	var reasons []string
 	alloc, allowedPods := ni.allocatable()
 	if int64(len(ni.Pods))+1 > allowedPods {
 		reasons = append(reasons, ReasonTooManyPods)
 	}
-	req := PodRequests(pod)
 	if req.MilliCPU > 0 && req.MilliCPU > alloc.MilliCPU-ni.Requested.MilliCPU {
 		reasons = append(reasons, insufficient(corev1.ResourceCPU))
 	}

@@ -1,6 +1,8 @@
 package scheduler
 
 import (
+	"slices"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -239,8 +241,9 @@ func newSpreadStates(pod *corev1.Pod, nodes []*NodeInfo) []spreadState {
 	return states
 }
 
-// filter applies topology spread, then inter-pod affinity, in upstream's order.
-func (cs *clusterState) filter(pod *corev1.Pod, ni *NodeInfo) []string {
+// filter applies topology spread, then the pod's affinity, its anti-affinity
+// and existing pods' anti-affinity, in upstream's order.
+func (cs *clusterState) filter(ni *NodeInfo) []string {
 	node := ni.Node
 	for _, s := range cs.spread {
 		domain, ok := node.Labels[s.c.TopologyKey]
@@ -251,10 +254,8 @@ func (cs *clusterState) filter(pod *corev1.Pod, ni *NodeInfo) []string {
 			return []string{ReasonSpread}
 		}
 	}
-	for _, e := range cs.existing {
-		if sameDomain(e.key, e.node, node) {
-			return []string{ReasonExistingAntiAff}
-		}
+	if !cs.affinityHolds(node) {
+		return []string{ReasonAffinity}
 	}
 	for i, t := range cs.antiAffinity {
 		for _, other := range cs.antiAffinityNodes[i] {
@@ -263,29 +264,35 @@ func (cs *clusterState) filter(pod *corev1.Pod, ni *NodeInfo) []string {
 			}
 		}
 	}
-	if len(cs.affinity) > 0 {
-		if !cs.anyAffinityMatch && cs.selfAffinity {
-			// The first pod of a group that selects itself: only the node's
-			// labels must carry each term's topology key.
-			for _, t := range cs.affinity {
-				if _, ok := node.Labels[t.topologyKey]; !ok {
-					return []string{ReasonAffinity}
-				}
-			}
-			return nil
-		}
-		for i, t := range cs.affinity {
-			found := false
-			for _, other := range cs.affinityMatches[i] {
-				if sameDomain(t.topologyKey, other, node) {
-					found = true
-					break
-				}
-			}
-			if !found {
-				return []string{ReasonAffinity}
-			}
+	for _, e := range cs.existing {
+		if sameDomain(e.key, e.node, node) {
+			return []string{ReasonExistingAntiAff}
 		}
 	}
 	return nil
+}
+
+// affinityHolds says whether every required affinity term finds a matching
+// pod in node's domain. The first pod of a group that selects itself needs
+// only the topology keys on the node.
+func (cs *clusterState) affinityHolds(node *corev1.Node) bool {
+	if len(cs.affinity) == 0 {
+		return true
+	}
+	if !cs.anyAffinityMatch && cs.selfAffinity {
+		for _, t := range cs.affinity {
+			if _, ok := node.Labels[t.topologyKey]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	for i, t := range cs.affinity {
+		if !slices.ContainsFunc(cs.affinityMatches[i], func(other *corev1.Node) bool {
+			return sameDomain(t.topologyKey, other, node)
+		}) {
+			return false
+		}
+	}
+	return true
 }

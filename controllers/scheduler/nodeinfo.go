@@ -155,6 +155,11 @@ type NodeInfo struct {
 	// AntiAffinityPods are the Pods with required anti-affinity terms, which
 	// every incoming pod must be checked against.
 	AntiAffinityPods map[types.UID]*corev1.Pod
+
+	// alloc and allowedPods cache Node's allocatable, parsed for allocFor.
+	alloc       Resources
+	allowedPods int64
+	allocFor    *corev1.Node
 }
 
 // NewNodeInfo returns a NodeInfo for node holding pods.
@@ -200,6 +205,12 @@ func (ni *NodeInfo) RemovePod(pod *corev1.Pod) {
 }
 
 // allocatable is the node's allocatable resources and pod count.
+// It is parsed once per node object, not once per pod and node.
 func (ni *NodeInfo) allocatable() (Resources, int64) {
-	return resourcesFromList(ni.Node.Status.Allocatable), ni.Node.Status.Allocatable.Pods().Value()
+	if ni.allocFor != ni.Node {
+		ni.alloc = resourcesFromList(ni.Node.Status.Allocatable)
+		ni.allowedPods = ni.Node.Status.Allocatable.Pods().Value()
+		ni.allocFor = ni.Node
+	}
+	return ni.alloc, ni.allowedPods
 }

@@ -26,6 +26,7 @@ type queuedPod struct {
 	key      string
 	added    time.Time // first time queued: FIFO order within a priority
 	attempts int
+	tried    time.Time // when the last attempt began: backoff counts from it
 	parked   time.Time // when it was last found unschedulable
 	index    int       // position in the active heap, -1 when not in it
 }
@@ -71,6 +72,7 @@ func NewQueue() *Queue {
 type inFlightPod struct {
 	pod      *corev1.Pod
 	attempts int
+	tried    time.Time
 }
 
 func podKey(pod *corev1.Pod) string { return pod.Namespace + "/" + pod.Name }
@@ -159,7 +161,7 @@ func (q *Queue) Pop(ctx context.Context) (pod *corev1.Pod, cycle int64, ok bool)
 	delete(q.pods, qp.key)
 	q.cycle++
 	qp.attempts++
-	q.inFlight[qp.key] = inFlightPod{pod: qp.pod, attempts: qp.attempts}
+	q.inFlight[qp.key] = inFlightPod{pod: qp.pod, attempts: qp.attempts, tried: q.now()}
 	return qp.pod, q.cycle, true
 }
 
@@ -178,7 +180,7 @@ func (q *Queue) Requeue(pod *corev1.Pod) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	key := podKey(pod)
-	attempts := max(q.inFlight[key].attempts, 1)
+	attempts, tried := max(q.inFlight[key].attempts, 1), q.inFlight[key].tried
 	delete(q.inFlight, key)
 	if p, ok := q.updated[key]; ok {
 		pod = p
@@ -187,7 +189,7 @@ func (q *Queue) Requeue(pod *corev1.Pod) {
 	if _, ok := q.pods[key]; ok {
 		return
 	}
-	qp := &queuedPod{pod: pod, key: key, added: q.now(), attempts: attempts, index: -1}
+	qp := &queuedPod{pod: pod, key: key, added: q.now(), attempts: attempts, tried: tried, index: -1}
 	q.pods[key] = qp
 	q.backoffLocked(qp)
 }
@@ -199,7 +201,7 @@ func (q *Queue) Unschedulable(pod *corev1.Pod, cycle int64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	key := podKey(pod)
-	attempts := max(q.inFlight[key].attempts, 1)
+	attempts, tried := max(q.inFlight[key].attempts, 1), q.inFlight[key].tried
 	delete(q.inFlight, key)
 	p, changed := q.updated[key]
 	if changed {
@@ -209,7 +211,7 @@ func (q *Queue) Unschedulable(pod *corev1.Pod, cycle int64) {
 	if _, ok := q.pods[key]; ok {
 		return
 	}
-	qp := &queuedPod{pod: pod, key: key, added: q.now(), attempts: attempts, index: -1, parked: q.now()}
+	qp := &queuedPod{pod: pod, key: key, added: q.now(), attempts: attempts, tried: tried, index: -1, parked: q.now()}
 	q.pods[key] = qp
 	if changed || q.moveCycle >= cycle {
 		q.backoffLocked(qp)
@@ -227,11 +229,20 @@ func backoffDuration(attempts int) time.Duration {
 	return min(d, maxBackoff)
 }
 
+// backoffLocked makes qp active once its backoff since its last attempt has
+// passed: at once if it already has (a pod parked for a while and woken by a
+// cluster change), so pods woken together enter the heap together and are
+// taken by priority.
 func (q *Queue) backoffLocked(qp *queuedPod) {
 	if _, ok := q.backoff[qp.key]; ok {
 		return
 	}
-	q.backoff[qp.key] = time.AfterFunc(backoffDuration(qp.attempts), func() {
+	wait := qp.tried.Add(backoffDuration(qp.attempts)).Sub(q.now())
+	if wait <= 0 {
+		q.pushLocked(qp)
+		return
+	}
+	q.backoff[qp.key] = time.AfterFunc(wait, func() {
 		q.mu.Lock()
 		defer q.mu.Unlock()
 		delete(q.backoff, qp.key)

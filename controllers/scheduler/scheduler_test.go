@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -162,5 +163,57 @@ func TestBurstOfPodsIsBoundWithoutOvercommit(t *testing.T) {
 			t.Fatal("the extra pod got no PodScheduled=False condition")
 		case <-time.After(50 * time.Millisecond):
 		}
+	}
+}
+
+func TestAntiAffinityAndSpreadHold(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	ns := makeNamespace(t, ctx, "placement")
+	zones := map[string]string{"placement-a1": "a", "placement-a2": "a", "placement-b1": "b"}
+	for name, zone := range zones {
+		makeNode(t, ctx, name, "8", func(n *corev1.Node) { n.Labels["topology.kubernetes.io/zone"] = zone })
+	}
+	// Three replicas that refuse to share a node: one per node; a fourth waits.
+	db := func(p *corev1.Pod) {
+		p.Labels = map[string]string{"app": "db"}
+		p.Spec.Affinity = &corev1.Affinity{PodAntiAffinity: &corev1.PodAntiAffinity{
+			RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+				LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+				TopologyKey:   "kubernetes.io/hostname",
+			}},
+		}}
+	}
+	seen := map[string]bool{}
+	for i := range 3 {
+		node := waitBound(t, ctx, makePod(t, ctx, ns, fmt.Sprintf("db-%d", i), "100m", db))
+		if seen[node] {
+			t.Errorf("two db replicas on %s despite anti-affinity", node)
+		}
+		seen[node] = true
+	}
+	fourth := makePod(t, ctx, ns, "db-3", "100m", db)
+	e := findEvent(t, ctx, fourth, "FailedScheduling")
+	if want := "0/3 nodes are available: 3 node(s) didn't match pod anti-affinity rules."; e.Note != want {
+		t.Errorf("FailedScheduling %q, want %q", e.Note, want)
+	}
+
+	// Zone spread with maxSkew 1 over zones a (two nodes) and b (one node):
+	// four web pods go two and two.
+	web := func(p *corev1.Pod) {
+		p.Labels = map[string]string{"app": "web"}
+		p.Spec.TopologySpreadConstraints = []corev1.TopologySpreadConstraint{{
+			MaxSkew: 1, TopologyKey: "topology.kubernetes.io/zone", WhenUnsatisfiable: corev1.DoNotSchedule,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		}}
+	}
+	perZone := map[string]int{}
+	for i := range 4 {
+		// One at a time, as the skew is judged against bound pods.
+		node := waitBound(t, ctx, makePod(t, ctx, ns, fmt.Sprintf("web-%d", i), "100m", web))
+		perZone[zones[node]]++
+	}
+	if perZone["a"] != 2 || perZone["b"] != 2 {
+		t.Errorf("web pods per zone %v, want 2 and 2", perZone)
 	}
 }

@@ -27,6 +27,11 @@ const (
 // placing the pod) and the most balanced one (cpu and memory used in equal
 // shares).
 func Score(pod *corev1.Pod, nodes []*NodeInfo) []int64 {
+	return score(newPodFit(pod), nodes)
+}
+
+func score(f *podFit, nodes []*NodeInfo) []int64 {
+	pod := f.pod
 	scores := make([]int64, len(nodes))
 	taints := make([]int64, len(nodes))
 	affinity := make([]int64, len(nodes))
@@ -34,7 +39,7 @@ func Score(pod *corev1.Pod, nodes []*NodeInfo) []int64 {
 	if a := pod.Spec.Affinity; a != nil && a.NodeAffinity != nil && len(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution) > 0 {
 		preferred, _ = nodeaffinity.NewPreferredSchedulingTerms(a.NodeAffinity.PreferredDuringSchedulingIgnoredDuringExecution)
 	}
-	req := podNonZeroRequests(pod)
+	req := f.nonZero
 	for i, ni := range nodes {
 		taints[i] = countPreferNoSchedule(pod, ni.Node)
 		if preferred != nil {
