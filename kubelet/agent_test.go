@@ -1,0 +1,473 @@
+package kubelet_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+
+	"github.com/kubeseed/kubeseed/kubelet"
+	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
+	"github.com/kubeseed/kubeseed/test/testenv"
+)
+
+var (
+	restConfig *rest.Config
+	client     kubernetes.Interface
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(runSuite(m))
+}
+
+func runSuite(m *testing.M) int {
+	env, err := testenv.Upstream()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubelet suite:", err)
+		return 1
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubelet suite: starting envtest:", err)
+		return 1
+	}
+	defer env.Stop()
+	restConfig = cfg
+	if client, err = kubernetes.NewForConfig(cfg); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx := context.Background()
+	for _, ns := range []string{"kube-node-lease"} {
+		_, _ = client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	}
+	forward, _ := os.ReadFile("/proc/sys/net/ipv4/ip_forward")
+	code := m.Run()
+	if len(forward) > 0 {
+		// The CNI bridge plugin turns forwarding on; put it back.
+		_ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", forward, 0o644)
+	}
+	return code
+}
+
+// agentHandle is one running agent in a test.
+type agentHandle struct {
+	cfg    kubelet.Config
+	cancel context.CancelFunc
+	done   chan error
+}
+
+func startAgent(t *testing.T, cfg kubelet.Config) *agentHandle {
+	t.Helper()
+	cfg.RestConfig = restConfig
+	if cfg.Resync == 0 {
+		cfg.Resync = time.Second
+	}
+	if cfg.HeartbeatInterval == 0 {
+		cfg.HeartbeatInterval = 2 * time.Second
+	}
+	a, err := kubelet.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &agentHandle{cfg: cfg, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- a.Run(ctx) }()
+	return h
+}
+
+func (h *agentHandle) stop(t *testing.T) {
+	t.Helper()
+	h.cancel()
+	select {
+	case err := <-h.done:
+		if err != nil {
+			t.Errorf("agent returned %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Error("agent did not stop within 30s")
+	}
+}
+
+// eventually polls cond every 250 ms until it returns true or timeout.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var lastErr error
+	for time.Now().Before(deadline) {
+		ok, err := cond()
+		if ok {
+			return
+		}
+		lastErr = err
+		time.Sleep(250 * time.Millisecond)
+	}
+	t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, lastErr)
+}
+
+func createNamespace(t *testing.T, name string) {
+	t.Helper()
+	if _, err := client.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+}
+
+func getPod(ns, name string) (*corev1.Pod, error) {
+	return client.CoreV1().Pods(ns).Get(context.Background(), name, metav1.GetOptions{})
+}
+
+func podRunningReady(ns, name string) func() (bool, error) {
+	return func() (bool, error) {
+		p, err := getPod(ns, name)
+		if err != nil {
+			return false, err
+		}
+		if p.Status.Phase != corev1.PodRunning {
+			return false, fmt.Errorf("phase %s, statuses %+v", p.Status.Phase, p.Status.ContainerStatuses)
+		}
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady {
+				return c.Status == corev1.ConditionTrue, fmt.Errorf("ready %s: %s", c.Status, c.Message)
+			}
+		}
+		return false, fmt.Errorf("no Ready condition")
+	}
+}
+
+func TestSimulatedRuntimeRunsPods(t *testing.T) {
+	createNamespace(t, "sim")
+	h := startAgent(t, kubelet.Config{NodeName: "sim-node", Runtime: kubelet.RuntimeSimulated, RootDir: t.TempDir(),
+		PodCIDR: "10.245.0.0/24", SimulatedStartDelay: 500 * time.Millisecond})
+	defer h.stop(t)
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "sim", Name: "web"}, Spec: corev1.PodSpec{
+		NodeName:   "sim-node",
+		Containers: []corev1.Container{{Name: "a", Image: "nginx"}, {Name: "b", Image: "nginx"}},
+	}}
+	if _, err := client.CoreV1().Pods("sim").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "simulated pod Running and Ready", podRunningReady("sim", "web"))
+	p, _ := getPod("sim", "web")
+	if !strings.HasPrefix(p.Status.PodIP, "10.245.0.") || p.Status.HostIP == "" || p.Status.StartTime == nil {
+		t.Errorf("podIP %q hostIP %q startTime %v", p.Status.PodIP, p.Status.HostIP, p.Status.StartTime)
+	}
+
+	job := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "sim", Name: "job",
+		Annotations: map[string]string{simulated.AnnotationExitCode: "0", simulated.AnnotationRunSeconds: "1"}},
+		Spec: corev1.PodSpec{NodeName: "sim-node", RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "work", Image: "busybox"}}}}
+	if _, err := client.CoreV1().Pods("sim").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "simulated job pod Succeeded", func() (bool, error) {
+		p, err := getPod("sim", "job")
+		if err != nil {
+			return false, err
+		}
+		return p.Status.Phase == corev1.PodSucceeded, fmt.Errorf("phase %s", p.Status.Phase)
+	})
+	p, _ = getPod("sim", "job")
+	if st := p.Status.ContainerStatuses[0].State.Terminated; st == nil || st.Reason != "Completed" {
+		t.Errorf("job container state = %+v", p.Status.ContainerStatuses[0].State)
+	}
+
+	if err := client.CoreV1().Pods("sim").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "simulated pod deleted", func() (bool, error) {
+		_, err := getPod("sim", "web")
+		return apierrors.IsNotFound(err), err
+	})
+}
+
+// rootAgentConfig is an agent on real containerd with its own bridge and
+// range, so it cannot disturb a kubeseed running on the same machine.
+func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: runs real containers")
+	}
+	for _, bin := range []string{"containerd", "runc"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			t.Fatalf("%s not installed: run hack/install-deps.sh", bin)
+		}
+	}
+	root := t.TempDir()
+	cgroupParent := "/kubeseed-test-" + node
+	t.Cleanup(func() {
+		// Whatever a failed test left: namespaces pinned, bridge, cgroups.
+		netns, _ := filepath.Glob(filepath.Join(root, "network", "netns", "*"))
+		for _, p := range netns {
+			_ = exec.Command("umount", "-l", p).Run()
+		}
+		_ = exec.Command("ip", "link", "del", bridge).Run()
+		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
+		for _, d := range dirs {
+			_ = os.Remove(d)
+		}
+	})
+	return kubelet.Config{NodeName: node, RootDir: root, PodCIDR: cidr, BridgeName: bridge, CgroupParent: cgroupParent}
+}
+
+// deleteAllPods deletes every pod of ns and waits until the agent removed
+// them, so no container outlives the test.
+func deleteAllPods(t *testing.T, ns string) {
+	ctx := context.Background()
+	_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](1)}, metav1.ListOptions{})
+	eventually(t, 60*time.Second, "pods of "+ns+" removed by the agent", func() (bool, error) {
+		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(l.Items) == 0, fmt.Errorf("%d pods left", len(l.Items))
+	})
+}
+
+func httpGet(url string) (string, error) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
+}
+
+func webPod(ns, name, node string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.PodSpec{
+		NodeName:                      node,
+		TerminationGracePeriodSeconds: ptr.To[int64](2),
+		Containers: []corev1.Container{
+			{Name: "web", Image: "busybox", Command: []string{"sh", "-c",
+				"mkdir -p /www && echo hello from $(POD_NAME) > /www/index.html && exec httpd -f -p 8080 -h /www"},
+				Env:   []corev1.EnvVar{{Name: "POD_NAME", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}},
+				Ports: []corev1.ContainerPort{{ContainerPort: 8080}}},
+			{Name: "client", Image: "busybox", Command: []string{"sh", "-c",
+				"while true; do wget -q -O- http://localhost:8080/; sleep 1; done"}},
+		},
+	}}
+}
+
+func TestContainerdNodeAndPods(t *testing.T) {
+	cfg := rootAgentConfig(t, "ctr-node", "kstkubelet0", "10.244.250.0/24")
+	ns := "ctr"
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns)
+	ctx := context.Background()
+
+	t.Run("node registers Ready with a Lease", func(t *testing.T) {
+		eventually(t, 30*time.Second, "node Ready", func() (bool, error) {
+			n, err := client.CoreV1().Nodes().Get(ctx, "ctr-node", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady {
+					return c.Status == corev1.ConditionTrue && c.Reason == "KubeletReady", nil
+				}
+			}
+			return false, nil
+		})
+		n, _ := client.CoreV1().Nodes().Get(ctx, "ctr-node", metav1.GetOptions{})
+		if n.Spec.PodCIDR != "10.244.250.0/24" || n.Status.Capacity.Pods().Value() != 110 || n.Status.Capacity.Cpu().IsZero() ||
+			n.Status.Capacity.Memory().IsZero() || !strings.HasPrefix(n.Status.NodeInfo.ContainerRuntimeVersion, "containerd://") {
+			t.Errorf("node = spec %+v capacity %v nodeInfo %+v", n.Spec, n.Status.Capacity, n.Status.NodeInfo)
+		}
+		lease, err := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, "ctr-node", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := lease.Spec.RenewTime.Time
+		eventually(t, 15*time.Second, "lease renewed", func() (bool, error) {
+			l, err := client.CoordinationV1().Leases("kube-node-lease").Get(ctx, "ctr-node", metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return l.Spec.RenewTime.After(first) && *l.Spec.HolderIdentity == "ctr-node", nil
+		})
+	})
+
+	t.Run("two containers share localhost", func(t *testing.T) {
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, webPod(ns, "web", "ctr-node"), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, "pod Running 2/2", podRunningReady(ns, "web"))
+		p, _ := getPod(ns, "web")
+		if !strings.HasPrefix(p.Status.PodIP, "10.244.250.") {
+			t.Fatalf("podIP %q not from the node's CIDR", p.Status.PodIP)
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if !cs.Ready || cs.Started == nil || !*cs.Started || cs.State.Running == nil || !strings.HasPrefix(cs.ContainerID, "containerd://") {
+				t.Errorf("container status %+v", cs)
+			}
+		}
+		// The node reaches the pod over the bridge.
+		eventually(t, 10*time.Second, "pod answering on its IP", func() (bool, error) {
+			body, err := httpGet("http://" + p.Status.PodIP + ":8080/")
+			return strings.Contains(body, "hello from web"), err
+		})
+		// The second container reached the first on localhost: its log says so.
+		logPath := filepath.Join(cfg.RootDir, "pods", string(p.UID), "client", "0.log")
+		eventually(t, 15*time.Second, "client log shows the page", func() (bool, error) {
+			b, err := os.ReadFile(logPath)
+			return strings.Contains(string(b), "hello from web"), err
+		})
+		// Per-pod resolv.conf points at cluster DNS.
+		b, err := os.ReadFile(filepath.Join(cfg.RootDir, "pods", string(p.UID), "etc", "resolv.conf"))
+		if err != nil || !strings.Contains(string(b), "nameserver 10.96.0.10") || !strings.Contains(string(b), "search ctr.svc.cluster.local") {
+			t.Errorf("resolv.conf = %q, %v", b, err)
+		}
+	})
+
+	t.Run("a crashing container backs off", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "crash"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", TerminationGracePeriodSeconds: ptr.To[int64](1),
+			Containers: []corev1.Container{{Name: "crash", Image: "busybox", Command: []string{"sh", "-c", "echo crashing; exit 1"}}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sawBackoff := false
+		eventually(t, 40*time.Second, "restartCount 2 after a CrashLoopBackOff", func() (bool, error) {
+			p, err := getPod(ns, "crash")
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return false, err
+			}
+			cs := p.Status.ContainerStatuses[0]
+			if w := cs.State.Waiting; w != nil && w.Reason == "CrashLoopBackOff" {
+				sawBackoff = true
+				if lt := cs.LastTerminationState.Terminated; lt == nil || lt.ExitCode != 1 || lt.Reason != "Error" {
+					return false, fmt.Errorf("lastState %+v", cs.LastTerminationState)
+				}
+			}
+			return sawBackoff && cs.RestartCount >= 2, fmt.Errorf("restartCount %d state %+v", cs.RestartCount, cs.State)
+		})
+		p, _ := getPod(ns, "crash")
+		if p.Status.Phase != corev1.PodRunning {
+			t.Errorf("phase of a crash-looping pod with restartPolicy Always = %s, want Running", p.Status.Phase)
+		}
+	})
+
+	t.Run("restartPolicy Never: Succeeded and Failed", func(t *testing.T) {
+		for name, code := range map[string]string{"done": "0", "fail": "3"} {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.PodSpec{
+				NodeName: "ctr-node", RestartPolicy: corev1.RestartPolicyNever,
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sh", "-c", "exit " + code}}},
+			}}
+			if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, want := range map[string]corev1.PodPhase{"done": corev1.PodSucceeded, "fail": corev1.PodFailed} {
+			eventually(t, 30*time.Second, name+" "+string(want), func() (bool, error) {
+				p, err := getPod(ns, name)
+				if err != nil {
+					return false, err
+				}
+				return p.Status.Phase == want, fmt.Errorf("phase %s", p.Status.Phase)
+			})
+		}
+		p, _ := getPod(ns, "fail")
+		if st := p.Status.ContainerStatuses[0].State.Terminated; st == nil || st.ExitCode != 3 || st.Reason != "Error" {
+			t.Errorf("failed container state %+v", p.Status.ContainerStatuses[0].State)
+		}
+	})
+
+	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
+			NodeName:   "ctr-node",
+			Containers: []corev1.Container{{Name: "c", Image: "example.com/not-here:v1"}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 20*time.Second, "ErrImagePull", func() (bool, error) {
+			p, err := getPod(ns, "noimage")
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return false, err
+			}
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			return w != nil && w.Reason == "ErrImagePull" && p.Status.Phase == corev1.PodPending, nil
+		})
+	})
+
+	t.Run("deleting a pod removes containers, netns and address", func(t *testing.T) {
+		p, err := getPod(ns, "web")
+		if err != nil {
+			t.Skip("web pod missing")
+		}
+		uid, ip := p.UID, p.Status.PodIP
+		if err := client.CoreV1().Pods(ns).Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "pod object gone", func() (bool, error) {
+			_, err := getPod(ns, "web")
+			return apierrors.IsNotFound(err), err
+		})
+		for _, path := range []string{
+			filepath.Join(cfg.RootDir, "network", "netns", string(uid)),
+			filepath.Join(cfg.RootDir, "network", "ipam", "kubeseed", ip),
+			filepath.Join(cfg.RootDir, "pods", string(uid)),
+			filepath.Join("/sys/fs/cgroup/memory", cfg.CgroupParent, "pod"+string(uid)),
+		} {
+			if _, err := os.Stat(path); !os.IsNotExist(err) {
+				t.Errorf("%s still exists after the pod was deleted", path)
+			}
+		}
+		out, _ := exec.Command("ps", "-eo", "args").Output()
+		if strings.Contains(string(out), "hello from $(POD_NAME)") || strings.Contains(string(out), "httpd -f -p 8080 -h /www") {
+			t.Errorf("pod processes still running:\n%s", out)
+		}
+	})
+}
+
+func TestAgentRestartKeepsContainers(t *testing.T) {
+	cfg := rootAgentConfig(t, "restart-node", "kstkubelet1", "10.244.251.0/24")
+	ns := "restart"
+	createNamespace(t, ns)
+	ctx := context.Background()
+	h := startAgent(t, cfg)
+	if _, err := client.CoreV1().Pods(ns).Create(ctx, webPod(ns, "web", "restart-node"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "pod Running", podRunningReady(ns, "web"))
+	before, _ := getPod(ns, "web")
+	h.stop(t)
+
+	h = startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns)
+	// Give the new agent several syncs to (wrongly) restart anything.
+	time.Sleep(5 * time.Second)
+	eventually(t, 20*time.Second, "pod Running after restart", podRunningReady(ns, "web"))
+	after, _ := getPod(ns, "web")
+	for i, cs := range after.Status.ContainerStatuses {
+		b := before.Status.ContainerStatuses[i]
+		if cs.RestartCount != 0 || cs.ContainerID != b.ContainerID || !cs.State.Running.StartedAt.Equal(&b.State.Running.StartedAt) {
+			t.Errorf("container %s restarted: before %+v after %+v", cs.Name, b, cs)
+		}
+	}
+	if after.Status.PodIP != before.Status.PodIP {
+		t.Errorf("pod IP changed from %s to %s", before.Status.PodIP, after.Status.PodIP)
+	}
+	body, err := httpGet("http://" + after.Status.PodIP + ":8080/")
+	if err != nil || !strings.Contains(body, "hello from web") {
+		t.Errorf("pod does not answer after the agent restarted: %q %v", body, err)
+	}
+}
