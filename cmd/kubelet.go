@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/clientcmd"
@@ -11,8 +12,8 @@ import (
 
 func newKubeletCommand() *cobra.Command {
 	var (
-		kubeconfig string
-		cfg        kubelet.Config
+		kubeconfig, clientCAFile string
+		cfg                      kubelet.Config
 	)
 	c := &cobra.Command{
 		Use:   "kubelet",
@@ -30,6 +31,11 @@ on the CNI bridge. --runtime simulated runs no containers (for scale tests).`,
 				return fmt.Errorf("loading kubeconfig: %w", err)
 			}
 			cfg.RestConfig = rc
+			if clientCAFile != "" {
+				if cfg.ClientCA, err = os.ReadFile(clientCAFile); err != nil {
+					return fmt.Errorf("reading client CA: %w", err)
+				}
+			}
 			a, err := kubelet.New(cfg)
 			if err != nil {
 				return err
@@ -47,6 +53,8 @@ on the CNI bridge. --runtime simulated runs no containers (for scale tests).`,
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", kubelet.DefaultClusterDNS, "address of the cluster DNS service")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", kubelet.DefaultClusterDomain, "cluster DNS domain")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "InternalIP of the node (default: detected)")
+	f.StringVar(&cfg.ServerAddress, "address", ":10250", "address of the node's HTTPS endpoint (container logs)")
+	f.StringVar(&clientCAFile, "client-ca-file", "", "CA bundle of the API server's kubelet client certificate (without it, no HTTPS endpoint)")
 	_ = c.MarkFlagRequired("node-name")
 	return c
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubelet/node"
 	"github.com/kubeseed/kubeseed/kubelet/podworker"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
+	"github.com/kubeseed/kubeseed/kubelet/server"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
 	"github.com/kubeseed/kubeseed/version"
@@ -106,11 +107,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
 
+	var daemonPort int32
+	if len(a.cfg.ClientCA) > 0 {
+		srv, err := server.New(server.Config{Address: a.cfg.ServerAddress, ClientCA: a.cfg.ClientCA,
+			NodeName: a.cfg.NodeName, NodeIP: a.cfg.NodeIP, Client: a.client, Runtime: rt})
+		if err != nil {
+			return err
+		}
+		daemonPort = srv.Port()
+		go func() {
+			if err := srv.Run(ctx); err != nil {
+				log.Error(err, "Node HTTPS endpoint stopped")
+			}
+		}()
+	} else {
+		log.Info("No client CA given: not serving logs on the node port")
+	}
 	hostname, _ := os.Hostname()
 	hb, err := node.New(node.Config{
 		Client: a.client, NodeName: a.cfg.NodeName, PodCIDR: a.cfg.PodCIDR, NodeIP: a.cfg.NodeIP,
 		Hostname: hostname, RootDir: a.cfg.RootDir, RuntimeVersion: rtName + "://" + rtVersion,
-		KubeletVersion: version.Kubernetes, RenewInterval: a.cfg.HeartbeatInterval,
+		KubeletVersion: version.Kubernetes, RenewInterval: a.cfg.HeartbeatInterval, DaemonPort: daemonPort,
 	})
 	if err != nil {
 		return err

@@ -27,6 +27,8 @@ import (
 var (
 	restConfig *rest.Config
 	client     kubernetes.Interface
+	// kubeletClientCA signs the API server's kubelet client certificate.
+	kubeletClientCA []byte
 )
 
 func TestMain(m *testing.M) {
@@ -39,6 +41,21 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, "kubelet suite:", err)
 		return 1
 	}
+	certDir, err := os.MkdirTemp("", "kubelet-suite-certs")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(certDir)
+	caPEM, certFile, keyFile, err := writeClientCert(certDir)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kubelet suite: client certificate:", err)
+		return 1
+	}
+	kubeletClientCA = caPEM
+	env.ControlPlane.GetAPIServer().Configure().
+		Set("kubelet-client-certificate", certFile).
+		Set("kubelet-client-key", keyFile)
 	cfg, err := env.Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kubelet suite: starting envtest:", err)
@@ -219,7 +236,8 @@ func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
 			_ = os.Remove(d)
 		}
 	})
-	return kubelet.Config{NodeName: node, RootDir: root, PodCIDR: cidr, BridgeName: bridge, CgroupParent: cgroupParent}
+	return kubelet.Config{NodeName: node, RootDir: root, PodCIDR: cidr, BridgeName: bridge, CgroupParent: cgroupParent,
+		ClientCA: kubeletClientCA, ServerAddress: "0.0.0.0:0"}
 }
 
 // deleteAllPods deletes every pod of ns and waits until the agent removed
@@ -386,6 +404,33 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		p, _ := getPod(ns, "fail")
 		if st := p.Status.ContainerStatuses[0].State.Terminated; st == nil || st.ExitCode != 3 || st.Reason != "Error" {
 			t.Errorf("failed container state %+v", p.Status.ContainerStatuses[0].State)
+		}
+	})
+
+	t.Run("kubectl logs through the API server", func(t *testing.T) {
+		eventually(t, 15*time.Second, "logs of the client container", func() (bool, error) {
+			b, err := client.CoreV1().Pods(ns).GetLogs("web", &corev1.PodLogOptions{Container: "client", TailLines: ptr.To[int64](1)}).DoRaw(ctx)
+			return strings.TrimSpace(string(b)) == "hello from web", fmt.Errorf("%q: %v", b, err)
+		})
+		b, err := client.CoreV1().Pods(ns).GetLogs("crash", &corev1.PodLogOptions{Previous: true}).DoRaw(ctx)
+		if err != nil || !strings.Contains(string(b), "crashing") {
+			t.Errorf("previous logs of crash = %q, %v", b, err)
+		}
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		stream, err := client.CoreV1().Pods(ns).GetLogs("web", &corev1.PodLogOptions{Container: "client", Follow: true, TailLines: ptr.To[int64](0)}).Stream(fctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer stream.Close()
+		buf := make([]byte, 4096)
+		var got string
+		for strings.Count(got, "hello from web") < 2 {
+			n, err := stream.Read(buf)
+			got += string(buf[:n])
+			if err != nil {
+				t.Fatalf("follow stream ended after %q: %v", got, err)
+			}
 		}
 	})
 

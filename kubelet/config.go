@@ -44,6 +44,12 @@ type Config struct {
 	// BusyboxBinary is the static busybox the built-in busybox image is made
 	// from (default /bin/busybox; "-" turns the image off).
 	BusyboxBinary string
+	// ServerAddress is where the HTTPS endpoint for logs listens (default
+	// ":10250").
+	ServerAddress string
+	// ClientCA is the PEM bundle signing the API server's kubelet client
+	// certificate; without it the HTTPS endpoint is not started.
+	ClientCA []byte
 	// SimulatedStartDelay is how long a simulated container takes to run
 	// (default 1 s).
 	SimulatedStartDelay time.Duration
@@ -91,6 +97,9 @@ func (c *Config) complete() error {
 	}
 	if c.BridgeName == "" {
 		c.BridgeName = "kubeseed0"
+	}
+	if c.ServerAddress == "" {
+		c.ServerAddress = ":10250"
 	}
 	if c.SimulatedStartDelay == 0 {
 		c.SimulatedStartDelay = time.Second

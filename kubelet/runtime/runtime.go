@@ -93,6 +93,9 @@ type Runtime interface {
 	StopContainer(ctx context.Context, uid types.UID, name string, grace time.Duration) error
 	// Containers lists every attempt the runtime still knows of the pod.
 	Containers(ctx context.Context, uid types.UID) ([]Container, error)
+	// LogPath is the file an attempt of a container writes its output to
+	// ("" when the runtime keeps no logs).
+	LogPath(uid types.UID, name string, attempt int) string
 	// Pods lists the UIDs of pods with anything left in the runtime.
 	Pods(ctx context.Context) ([]types.UID, error)
 	// Close releases the runtime (it does not stop containers).

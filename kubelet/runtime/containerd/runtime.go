@@ -310,6 +310,11 @@ func LogPath(podDir, name string, attempt int) string {
 	return filepath.Join(podDir, name, strconv.Itoa(attempt)+".log")
 }
 
+// LogPath implements runtime.Runtime.
+func (r *Runtime) LogPath(uid types.UID, name string, attempt int) string {
+	return LogPath(r.podDir(uid), name, attempt)
+}
+
 // StartContainer implements runtime.Runtime.
 func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest) error {
 	ctx = r.ns(ctx)

@@ -208,3 +208,6 @@ func (r *Runtime) Pods(context.Context) ([]types.UID, error) {
 	}
 	return uids, nil
 }
+
+// LogPath implements runtime.Runtime: simulated containers write no logs.
+func (r *Runtime) LogPath(types.UID, string, int) string { return "" }
