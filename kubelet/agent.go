@@ -23,9 +23,9 @@ import (
 	"github.com/kubeseed/kubeseed/kubelet/node"
 	"github.com/kubeseed/kubeseed/kubelet/podworker"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
-	"github.com/kubeseed/kubeseed/kubelet/server"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
+	"github.com/kubeseed/kubeseed/kubelet/server"
 	"github.com/kubeseed/kubeseed/version"
 )
 

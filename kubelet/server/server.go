@@ -333,4 +333,3 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	l.left -= int64(n)
 	return n, err
 }
-
