@@ -17,6 +17,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
 	"github.com/kubeseed/kubeseed/kubelet"
@@ -254,6 +256,34 @@ func deleteAllPods(t *testing.T, ns string) {
 	})
 }
 
+// kubectlCommand returns a builder of commands running the stock kubectl
+// (v1.37.1 from the envtest assets) against the suite's API server.
+func kubectlCommand(t *testing.T) func(args ...string) *exec.Cmd {
+	t.Helper()
+	dir, err := testenv.AssetsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "kubectl")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("kubectl not built: %v", err)
+	}
+	kc := clientcmdapi.NewConfig()
+	kc.Clusters["envtest"] = &clientcmdapi.Cluster{Server: restConfig.Host, CertificateAuthorityData: restConfig.CAData}
+	kc.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: restConfig.CertData, ClientKeyData: restConfig.KeyData, Token: restConfig.BearerToken}
+	kc.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kc.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kc, path); err != nil {
+		t.Fatal(err)
+	}
+	return func(args ...string) *exec.Cmd {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		t.Cleanup(cancel)
+		return exec.CommandContext(ctx, bin, append([]string{"--kubeconfig", path}, args...)...)
+	}
+}
+
 func httpGet(url string) (string, error) {
 	c := http.Client{Timeout: 2 * time.Second}
 	resp, err := c.Get(url)
@@ -431,6 +461,45 @@ func TestContainerdNodeAndPods(t *testing.T) {
 			if err != nil {
 				t.Fatalf("follow stream ended after %q: %v", got, err)
 			}
+		}
+	})
+
+	t.Run("kubectl exec and port-forward", func(t *testing.T) {
+		kubectl := kubectlCommand(t)
+		out, err := kubectl("exec", "-n", ns, "web", "-c", "client", "--", "sh", "-c", "cat /etc/hostname; wget -q -O- http://localhost:8080/").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "web\nhello from web") {
+			t.Errorf("kubectl exec: %q, %v", out, err)
+		}
+		cmd := kubectl("exec", "-i", "-n", ns, "web", "-c", "client", "--", "cat")
+		cmd.Stdin = strings.NewReader("typed input\n")
+		if out, err := cmd.CombinedOutput(); err != nil || string(out) != "typed input\n" {
+			t.Errorf("kubectl exec -i: %q, %v", out, err)
+		}
+		err = kubectl("exec", "-n", ns, "web", "-c", "client", "--", "sh", "-c", "exit 7").Run()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 7 {
+			t.Errorf("kubectl exec of a failing command: %v, want exit status 7", err)
+		}
+
+		pf := kubectl("port-forward", "-n", ns, "pod/web", "0:8080")
+		stdout, _ := pf.StdoutPipe()
+		if err := pf.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = pf.Process.Kill(); _ = pf.Wait() }()
+		buf := make([]byte, 256)
+		n, _ := stdout.Read(buf)
+		line := string(buf[:n])
+		// "Forwarding from 127.0.0.1:PORT -> 8080"
+		var port int
+		if i := strings.Index(line, "127.0.0.1:"); i >= 0 {
+			fmt.Sscanf(line[i+len("127.0.0.1:"):], "%d", &port)
+		}
+		if port == 0 {
+			t.Fatalf("port-forward said %q", line)
+		}
+		body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil || !strings.Contains(body, "hello from web") {
+			t.Errorf("through port-forward: %q, %v", body, err)
 		}
 	})
 

@@ -1,8 +1,10 @@
 package network
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"runtime"
 
@@ -60,4 +62,34 @@ func removeNetNS(path string) error {
 		return err
 	}
 	return nil
+}
+
+// DialInNetNS opens a TCP connection from inside the network namespace at
+// path: the socket is created on a thread switched into the namespace and
+// stays there once the thread is discarded.
+func DialInNetNS(ctx context.Context, path, addr string) (net.Conn, error) {
+	type result struct {
+		conn net.Conn
+		err  error
+	}
+	resc := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread()
+		// Never unlocked: the thread is discarded when this goroutine ends.
+		ns, err := os.Open(path)
+		if err != nil {
+			resc <- result{err: err}
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			resc <- result{err: fmt.Errorf("entering netns %s: %w", path, err)}
+			return
+		}
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		resc <- result{c, err}
+	}()
+	r := <-resc
+	return r.conn, r.err
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"errors"
+	"io"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -96,11 +97,30 @@ type Runtime interface {
 	// LogPath is the file an attempt of a container writes its output to
 	// ("" when the runtime keeps no logs).
 	LogPath(uid types.UID, name string, attempt int) string
+	// Exec runs a command in the running attempt of a container and
+	// returns its exit code.
+	Exec(ctx context.Context, uid types.UID, name string, req ExecRequest) (int, error)
 	// Pods lists the UIDs of pods with anything left in the runtime.
 	Pods(ctx context.Context) ([]types.UID, error)
 	// Close releases the runtime (it does not stop containers).
 	Close() error
 }
+
+// TermSize is a terminal's size.
+type TermSize struct{ Width, Height uint16 }
+
+// ExecRequest is a command to run in a container with its streams.
+type ExecRequest struct {
+	Cmd    []string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	Resize <-chan TermSize
+}
+
+// ErrNotSupported is returned for operations a runtime cannot do.
+var ErrNotSupported = errors.New("not supported by this runtime")
 
 // Notifier is told when something about a pod changed in the runtime (a
 // container exited), so its worker syncs at once instead of at the next

@@ -211,3 +211,8 @@ func (r *Runtime) Pods(context.Context) ([]types.UID, error) {
 
 // LogPath implements runtime.Runtime: simulated containers write no logs.
 func (r *Runtime) LogPath(types.UID, string, int) string { return "" }
+
+// Exec implements runtime.Runtime: there is nothing to run commands in.
+func (r *Runtime) Exec(context.Context, types.UID, string, kruntime.ExecRequest) (int, error) {
+	return 0, fmt.Errorf("exec: %w (simulated containers)", kruntime.ErrNotSupported)
+}
