@@ -15,13 +15,18 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/utils/ptr"
 
+	containerdclient "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/snapshots"
+
 	"github.com/kubeseed/kubeseed/kubelet"
+	kubeletcontainerd "github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
 	"github.com/kubeseed/kubeseed/test/testenv"
 )
@@ -503,6 +508,68 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		}
 	})
 
+	t.Run("readiness gates Ready, liveness restarts", func(t *testing.T) {
+		kubectl := kubectlCommand(t)
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "probed"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", TerminationGracePeriodSeconds: ptr.To[int64](1),
+			Containers: []corev1.Container{{Name: "web", Image: "busybox",
+				Command: []string{"sh", "-c", "mkdir -p /www && touch /tmp/alive && exec httpd -f -p 8080 -h /www"},
+				Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
+				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+					HTTPGet: &corev1.HTTPGetAction{Path: "/ready.html", Port: intstr.FromString("http")}}},
+				LivenessProbe: &corev1.Probe{InitialDelaySeconds: 2, PeriodSeconds: 1, FailureThreshold: 1, ProbeHandler: corev1.ProbeHandler{
+					Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/alive"}}}},
+			}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "running but not ready", func() (bool, error) {
+			p, err := getPod(ns, "probed")
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return false, err
+			}
+			cs := p.Status.ContainerStatuses[0]
+			return cs.State.Running != nil && !cs.Ready && p.Status.Phase == corev1.PodRunning, nil
+		})
+		time.Sleep(2 * time.Second)
+		if p, _ := getPod(ns, "probed"); p.Status.ContainerStatuses[0].Ready {
+			t.Fatal("ready before the readiness probe succeeded")
+		}
+		if out, err := kubectl("exec", "-n", ns, "probed", "--", "touch", "/www/ready.html").CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		eventually(t, 15*time.Second, "Ready after the probe succeeds", podRunningReady(ns, "probed"))
+		if out, err := kubectl("exec", "-n", ns, "probed", "--", "rm", "/tmp/alive").CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v", out, err)
+		}
+		eventually(t, 30*time.Second, "restarted by the liveness probe", func() (bool, error) {
+			p, err := getPod(ns, "probed")
+			if err != nil {
+				return false, err
+			}
+			cs := p.Status.ContainerStatuses[0]
+			return cs.RestartCount >= 1 && cs.State.Running != nil, fmt.Errorf("restarts %d state %+v", cs.RestartCount, cs.State)
+		})
+		// Events are posted asynchronously.
+		eventually(t, 15*time.Second, "Pulled, Created, Started, Unhealthy and Killing events", func() (bool, error) {
+			evs, err := client.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=probed"})
+			if err != nil {
+				return false, err
+			}
+			seen := map[string]bool{}
+			for _, e := range evs.Items {
+				seen[e.Reason] = true
+			}
+			for _, r := range []string{"Pulled", "Created", "Started", "Unhealthy", "Killing"} {
+				if !seen[r] {
+					return false, fmt.Errorf("no %s event (saw %v)", r, seen)
+				}
+			}
+			return true, nil
+		})
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",
@@ -544,9 +611,26 @@ func TestContainerdNodeAndPods(t *testing.T) {
 				t.Errorf("%s still exists after the pod was deleted", path)
 			}
 		}
-		out, _ := exec.Command("ps", "-eo", "args").Output()
-		if strings.Contains(string(out), "hello from $(POD_NAME)") || strings.Contains(string(out), "httpd -f -p 8080 -h /www") {
-			t.Errorf("pod processes still running:\n%s", out)
+		cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cc.Close()
+		left, err := cc.Containers(ctx, fmt.Sprintf("labels.%q==%q", kubeletcontainerd.LabelPodUID, string(uid)))
+		if err != nil || len(left) != 0 {
+			t.Errorf("containerd still has %d containers of the deleted pod (%v)", len(left), err)
+		}
+		snaps := 0
+		_ = cc.SnapshotService(kubeletcontainerd.Snapshotter).Walk(ctx, func(_ context.Context, info snapshots.Info) error {
+			if info.Kind == snapshots.KindActive {
+				snaps++
+			}
+			return nil
+		})
+		// Only the pods still running (crash, probed, exited ones) may hold active snapshots.
+		pods, _ := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{})
+		if snaps > 2*len(pods.Items) {
+			t.Errorf("%d active snapshots for %d remaining pods", snaps, len(pods.Items))
 		}
 	})
 }

@@ -37,8 +37,17 @@ type Observation struct {
 	RuntimeName string
 	// HostIP is the node's address.
 	HostIP string
+	// Probes holds probe results by container ID; a running container
+	// without an entry is started and ready.
+	Probes map[string]ProbeResult
 	// Now is the time of the observation.
 	Now time.Time
+}
+
+// ProbeResult is what the probes of a running container found so far.
+type ProbeResult struct {
+	Ready   bool
+	Started bool
 }
 
 // PodStatus computes the status the API should show for pod, keeping
@@ -65,7 +74,13 @@ func PodStatus(pod *corev1.Pod, o Observation) corev1.PodStatus {
 	latest, previous := Attempts(o.Containers)
 	for i := range pod.Spec.Containers {
 		c := &pod.Spec.Containers[i]
-		s.ContainerStatuses = append(s.ContainerStatuses, ContainerStatus(c, latest[c.Name], previous[c.Name], o.Waiting[c.Name], o.RuntimeName))
+		var pr *ProbeResult
+		if l := latest[c.Name]; l != nil {
+			if r, ok := o.Probes[l.ID]; ok {
+				pr = &r
+			}
+		}
+		s.ContainerStatuses = append(s.ContainerStatuses, ContainerStatus(c, latest[c.Name], previous[c.Name], o.Waiting[c.Name], pr, o.RuntimeName))
 	}
 	s.Phase = Phase(pod.Spec.RestartPolicy, s.ContainerStatuses)
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
@@ -150,8 +165,9 @@ func terminated(c *kruntime.Container, runtimeName string) *corev1.ContainerStat
 }
 
 // ContainerStatus reports one container from its latest and previous
-// attempts and why it waits, if it does.
-func ContainerStatus(spec *corev1.Container, latest, previous *kruntime.Container, waiting *corev1.ContainerStateWaiting, runtimeName string) corev1.ContainerStatus {
+// attempts, why it waits, if it does, and its probe results (nil: no
+// probes, so running means started and ready).
+func ContainerStatus(spec *corev1.Container, latest, previous *kruntime.Container, waiting *corev1.ContainerStateWaiting, probe *ProbeResult, runtimeName string) corev1.ContainerStatus {
 	f := false
 	cs := corev1.ContainerStatus{Name: spec.Name, Image: spec.Image, Started: &f}
 	if latest == nil {
@@ -169,9 +185,12 @@ func ContainerStatus(spec *corev1.Container, latest, previous *kruntime.Containe
 	}
 	switch latest.State {
 	case kruntime.StateRunning:
-		t := true
+		started, ready := true, true
+		if probe != nil {
+			started, ready = probe.Started, probe.Ready && probe.Started
+		}
 		cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(latest.StartedAt.Truncate(time.Second))}
-		cs.Ready, cs.Started = true, &t
+		cs.Ready, cs.Started = ready, &started
 	case kruntime.StateCreated:
 		cs.State.Waiting = &corev1.ContainerStateWaiting{Reason: ReasonContainerCreating}
 	default:

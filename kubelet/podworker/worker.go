@@ -58,6 +58,8 @@ type worker struct {
 	// backoffEvent remembers when a BackOff event was last sent per
 	// container, so a crash loop gives one event per back-off period.
 	backoffEvent map[string]time.Time
+	// probes run per container name for its running attempt.
+	probes map[string]*probes
 }
 
 // New returns Workers that run until ctx ends.
@@ -81,7 +83,7 @@ func (ws *Workers) Update(pod *corev1.Pod) {
 		if ws.ctx.Err() != nil {
 			return
 		}
-		w = &worker{kick: make(chan struct{}, 1), waiting: map[string]*corev1.ContainerStateWaiting{}, backoffEvent: map[string]time.Time{}}
+		w = &worker{kick: make(chan struct{}, 1), waiting: map[string]*corev1.ContainerStateWaiting{}, backoffEvent: map[string]time.Time{}, probes: map[string]*probes{}}
 		ws.workers[pod.UID] = w
 		ws.wg.Add(1)
 		go ws.run(pod.UID, w)
@@ -105,7 +107,7 @@ func (ws *Workers) Gone(uid types.UID, pod *corev1.Pod) {
 		if pod == nil {
 			pod = &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: uid, Name: string(uid)}}
 		}
-		w = &worker{kick: make(chan struct{}, 1), pod: pod, waiting: map[string]*corev1.ContainerStateWaiting{}, backoffEvent: map[string]time.Time{}}
+		w = &worker{kick: make(chan struct{}, 1), pod: pod, waiting: map[string]*corev1.ContainerStateWaiting{}, backoffEvent: map[string]time.Time{}, probes: map[string]*probes{}}
 		ws.workers[uid] = w
 		ws.wg.Add(1)
 		go ws.run(uid, w)
@@ -145,6 +147,7 @@ func (w *worker) trigger() {
 
 func (ws *Workers) run(uid types.UID, w *worker) {
 	defer ws.wg.Done()
+	defer w.stopProbes()
 	ticker := time.NewTicker(ws.cfg.Resync)
 	defer ticker.Stop()
 	for {
@@ -175,7 +178,7 @@ func (ws *Workers) run(uid types.UID, w *worker) {
 // finished (the pod is gone from node and API).
 func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bool) (bool, error) {
 	if gone || pod.DeletionTimestamp != nil {
-		return ws.terminate(ctx, pod, gone)
+		return ws.terminate(ctx, w, pod, gone)
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		// Finished pods keep their exited containers (for logs) until deleted.
@@ -233,8 +236,58 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		}
 	}
 	obs.Containers = ctrs
+	obs.Probes = ws.syncProbes(ctx, w, pod, sb, ctrs)
 	obs.Now = time.Now()
 	return false, ws.writeStatus(ctx, w, pod, obs)
+}
+
+// syncProbes keeps one set of probes per running container attempt and
+// returns their results by container ID.
+func (ws *Workers) syncProbes(ctx context.Context, w *worker, pod *corev1.Pod, sb *kruntime.Sandbox, ctrs []kruntime.Container) map[string]ProbeResult {
+	latest, _ := Attempts(ctrs)
+	results := map[string]ProbeResult{}
+	for i := range pod.Spec.Containers {
+		c := &pod.Spec.Containers[i]
+		l := latest[c.Name]
+		p := w.probes[c.Name]
+		if l == nil || l.State != kruntime.StateRunning || (c.StartupProbe == nil && c.LivenessProbe == nil && c.ReadinessProbe == nil) {
+			if p != nil {
+				go p.stop()
+				delete(w.probes, c.Name)
+			}
+			continue
+		}
+		if p == nil || p.id != l.ID {
+			if p != nil {
+				go p.stop()
+			}
+			name := c.Name
+			p = startProbes(ctx, ws.cfg.Runtime, pod, c, l.ID, sb.IP, w.trigger,
+				func(kind, msg string) {
+					ws.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, "Unhealthy", "%s probe failed: %s", kind, msg)
+				},
+				func(kind string) {
+					ws.cfg.Recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Container %s failed %s probe, will be restarted", name, kind)
+					grace := 30 * time.Second
+					if pod.Spec.TerminationGracePeriodSeconds != nil {
+						grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
+					}
+					if err := ws.cfg.Runtime.StopContainer(ctx, pod.UID, name, grace); err != nil {
+						klog.FromContext(ctx).Error(err, "Stopping unhealthy container", "pod", klog.KObj(pod), "container", name)
+					}
+				})
+			w.probes[c.Name] = p
+		}
+		results[l.ID] = ProbeResult{Ready: p.ready.Load(), Started: p.started.Load()}
+	}
+	return results
+}
+
+func (w *worker) stopProbes() {
+	for name, p := range w.probes {
+		p.stop()
+		delete(w.probes, name)
+	}
 }
 
 // start pulls (or finds) the image and starts one attempt of a container,
@@ -325,7 +378,8 @@ func (ws *Workers) writeStatus(ctx context.Context, w *worker, pod *corev1.Pod, 
 
 // terminate stops the pod's containers within its grace period, removes all
 // it left on the node and then deletes the API object for good.
-func (ws *Workers) terminate(ctx context.Context, pod *corev1.Pod, gone bool) (bool, error) {
+func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, gone bool) (bool, error) {
+	w.stopProbes()
 	rt := ws.cfg.Runtime
 	grace := 30 * time.Second
 	if pod.Spec.TerminationGracePeriodSeconds != nil {
