@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
@@ -26,6 +27,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
 	"github.com/kubeseed/kubeseed/kubelet/server"
+	"github.com/kubeseed/kubeseed/kubelet/volumes"
 	"github.com/kubeseed/kubeseed/version"
 )
 
@@ -40,7 +42,15 @@ func New(cfg Config) (*Agent, error) {
 	if err := cfg.complete(); err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(cfg.RestConfig)
+	rc := rest.CopyConfig(cfg.RestConfig)
+	if rc.QPS == 0 {
+		// Upstream kubelet's API rate: status updates of 110 pods need it.
+		rc.QPS, rc.Burst = 50, 100
+	}
+	if rc.UserAgent == "" {
+		rc.UserAgent = "kubeseed-kubelet/" + version.Kubernetes
+	}
+	client, err := kubernetes.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubelet: API client: %w", err)
 	}
@@ -146,8 +156,13 @@ func (a *Agent) Run(ctx context.Context) error {
 		}
 	}
 
+	var vols *volumes.Manager
+	if a.cfg.Runtime == RuntimeContainerd {
+		vols = volumes.New(a.client, a.cfg.RootDir)
+	}
 	workers := podworker.New(ctx, podworker.Config{
 		Client: a.client, Runtime: rt, Recorder: recorder, RuntimeName: rtName, NodeIP: a.cfg.NodeIP, Resync: a.cfg.Resync,
+		Volumes: vols,
 	})
 	workersRef.Store(workers)
 	informer := cache.NewSharedIndexInformer(

@@ -570,6 +570,90 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		})
 	})
 
+	t.Run("volumes", func(t *testing.T) {
+		kubectl := kubectlCommand(t)
+		hostDir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(hostDir, "from-host"), []byte("host file\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CoreV1().ConfigMaps(ns).Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "conf"},
+			Data: map[string]string{"greeting": "v1"}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "creds"},
+			Data: map[string][]byte{"password": []byte("s3cret")}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "vols", Labels: map[string]string{"app": "vols"}}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", TerminationGracePeriodSeconds: ptr.To[int64](1),
+			Volumes: []corev1.Volume{
+				{Name: "shared", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+				{Name: "mem", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}},
+				{Name: "conf", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "conf"}}}},
+				{Name: "creds", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "creds"}}},
+				{Name: "host", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}},
+				{Name: "info", VolumeSource: corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+					{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}}}}}},
+			},
+			Containers: []corev1.Container{
+				{Name: "writer", Image: "busybox", Command: []string{"sh", "-c", "echo shared data > /shared/file && exec sleep 3600"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "shared", MountPath: "/shared"}}},
+				{Name: "reader", Image: "busybox", Command: []string{"sleep", "3600"},
+					VolumeMounts: []corev1.VolumeMount{
+						{Name: "shared", MountPath: "/data"}, {Name: "mem", MountPath: "/mem"},
+						{Name: "conf", MountPath: "/etc/conf"}, {Name: "creds", MountPath: "/etc/creds", ReadOnly: true},
+						{Name: "host", MountPath: "/host"}, {Name: "info", MountPath: "/etc/podinfo"}}},
+			},
+		}}
+		created, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "volumes pod Running", podRunningReady(ns, "vols"))
+		read := func(path string) string {
+			out, _ := kubectl("exec", "-n", ns, "vols", "-c", "reader", "--", "cat", path).CombinedOutput()
+			return string(out)
+		}
+		eventually(t, 10*time.Second, "emptyDir shared between containers", func() (bool, error) {
+			return read("/data/file") == "shared data\n", nil
+		})
+		for path, want := range map[string]string{"/etc/conf/greeting": "v1", "/etc/creds/password": "s3cret",
+			"/host/from-host": "host file\n", "/etc/podinfo/labels": "app=\"vols\"\n"} {
+			if got := read(path); got != want {
+				t.Errorf("%s = %q, want %q", path, got, want)
+			}
+		}
+		if out, _ := kubectl("exec", "-n", ns, "vols", "-c", "reader", "--", "sh", "-c", "grep ' /mem ' /proc/mounts").CombinedOutput(); !strings.Contains(string(out), "tmpfs") {
+			t.Errorf("medium Memory emptyDir is not tmpfs: %q", out)
+		}
+		if err := kubectl("exec", "-n", ns, "vols", "-c", "reader", "--", "touch", "/etc/creds/x").Run(); err == nil {
+			t.Error("readOnly secret mount is writable")
+		}
+		cm, _ := client.CoreV1().ConfigMaps(ns).Get(ctx, "conf", metav1.GetOptions{})
+		cm.Data["greeting"] = "v2"
+		if _, err := client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "configMap update visible in the running pod", func() (bool, error) {
+			got := read("/etc/conf/greeting")
+			return got == "v2", fmt.Errorf("%q", got)
+		})
+		if err := client.CoreV1().Pods(ns).Delete(ctx, "vols", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "volumes pod gone", func() (bool, error) {
+			_, err := getPod(ns, "vols")
+			return apierrors.IsNotFound(err), err
+		})
+		mounts, _ := os.ReadFile("/proc/self/mountinfo")
+		if strings.Contains(string(mounts), string(created.UID)) {
+			t.Error("a mount of the deleted pod is left on the node")
+		}
+		if b, err := os.ReadFile(filepath.Join(hostDir, "from-host")); err != nil || string(b) != "host file\n" {
+			t.Errorf("hostPath content changed by the pod's removal: %q %v", b, err)
+		}
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",

@@ -18,6 +18,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
+	"github.com/kubeseed/kubeseed/kubelet/volumes"
 )
 
 // Config wires the workers to the API and the runtime.
@@ -33,6 +34,9 @@ type Config struct {
 	Resync time.Duration
 	// Backoff spaces out restarts (default NewBackoff()).
 	Backoff *Backoff
+	// Volumes materializes pod volumes (nil: volumes are ignored, as the
+	// simulated runtime does).
+	Volumes *volumes.Manager
 }
 
 // Workers keeps one worker per pod.
@@ -193,6 +197,14 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		return false, errors.Join(fmt.Errorf("sandbox: %w", err), ws.writeStatus(ctx, w, pod, obs))
 	}
 	obs.Sandbox = sb
+	var volumePaths map[string]string
+	if ws.cfg.Volumes != nil {
+		if volumePaths, err = ws.cfg.Volumes.Setup(ctx, pod); err != nil {
+			ws.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, "FailedMount", "MountVolume.SetUp failed: %v", err)
+			obs.Now = time.Now()
+			return false, errors.Join(err, ws.writeStatus(ctx, w, pod, obs))
+		}
+	}
 	ctrs, err := rt.Containers(ctx, pod.UID)
 	if err != nil {
 		return false, fmt.Errorf("listing containers: %w", err)
@@ -225,7 +237,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 				attempt = l.Attempt + 1
 				ws.cfg.Backoff.Next(key, now)
 			}
-			if ws.start(ctx, w, pod, c, sb, attempt) {
+			if ws.start(ctx, w, pod, c, sb, attempt, volumePaths) {
 				started = true
 			}
 		}
@@ -292,7 +304,7 @@ func (w *worker) stopProbes() {
 
 // start pulls (or finds) the image and starts one attempt of a container,
 // recording why it waits when it cannot.
-func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int) bool {
+func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int, volumePaths map[string]string) bool {
 	rt, rec := ws.cfg.Runtime, ws.cfg.Recorder
 	img, err := rt.EnsureImage(ctx, pod, c)
 	if err != nil {
@@ -318,10 +330,18 @@ func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *cor
 		return false
 	}
 	env = append([]string{"HOSTNAME=" + pod.Name}, env...)
+	var mounts []kruntime.Mount
+	if ws.cfg.Volumes != nil {
+		if mounts, err = ContainerMounts(c, volumePaths); err != nil {
+			rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
+			w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
+			return false
+		}
+	}
 	expanded := c.DeepCopy()
 	expanded.Command = ExpandArgs(c.Command, env)
 	expanded.Args = ExpandArgs(c.Args, env)
-	if err := rt.StartContainer(ctx, kruntime.StartRequest{Pod: pod, Container: expanded, Attempt: attempt, Sandbox: sb, Env: env, ImageRef: img.Ref}); err != nil {
+	if err := rt.StartContainer(ctx, kruntime.StartRequest{Pod: pod, Container: expanded, Attempt: attempt, Sandbox: sb, Env: env, ImageRef: img.Ref, Mounts: mounts}); err != nil {
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: err.Error()}
 		return false
@@ -418,6 +438,11 @@ func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, go
 	close(errs)
 	for err := range errs {
 		return false, err
+	}
+	if ws.cfg.Volumes != nil {
+		if err := ws.cfg.Volumes.Teardown(pod.UID); err != nil {
+			return false, fmt.Errorf("removing volumes: %w", err)
+		}
 	}
 	if err := rt.RemoveSandbox(ctx, pod.UID); err != nil {
 		return false, fmt.Errorf("removing sandbox: %w", err)

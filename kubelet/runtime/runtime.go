@@ -61,6 +61,15 @@ type StartRequest struct {
 	Env []string
 	// ImageRef is what EnsureImage returned.
 	ImageRef string
+	// Mounts are the container's volume mounts, resolved to host paths.
+	Mounts []Mount
+}
+
+// Mount is a host path bind-mounted into a container.
+type Mount struct {
+	HostPath      string
+	ContainerPath string
+	ReadOnly      bool
 }
 
 // ImageResult says what EnsureImage did.

@@ -346,6 +346,13 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		{Destination: "/etc/hostname", Type: "bind", Source: filepath.Join(etc, "hostname"), Options: []string{"rbind", "rw"}},
 		{Destination: "/etc/resolv.conf", Type: "bind", Source: filepath.Join(etc, "resolv.conf"), Options: []string{"rbind", "rw"}},
 	}
+	for _, m := range req.Mounts {
+		o := []string{"rbind", "rw"}
+		if m.ReadOnly {
+			o = []string{"rbind", "ro"}
+		}
+		mounts = append(mounts, specs.Mount{Destination: m.ContainerPath, Type: "bind", Source: m.HostPath, Options: o})
+	}
 	opts := []oci.SpecOpts{
 		oci.WithImageConfig(img),
 		oci.WithProcessArgs(args...),
