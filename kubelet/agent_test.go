@@ -654,6 +654,50 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		}
 	})
 
+	t.Run("init containers run first, in order", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "inits"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", TerminationGracePeriodSeconds: ptr.To[int64](1),
+			Volumes: []corev1.Volume{{Name: "work", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}},
+			InitContainers: []corev1.Container{
+				{Name: "first", Image: "busybox", Command: []string{"sh", "-c", "sleep 1; echo one >> /work/order"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}},
+				{Name: "second", Image: "busybox", Command: []string{"sh", "-c", "echo two >> /work/order"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}},
+			},
+			Containers: []corev1.Container{{Name: "app", Image: "busybox", Command: []string{"sh", "-c", "cat /work/order; exec sleep 3600"},
+				VolumeMounts: []corev1.VolumeMount{{Name: "work", MountPath: "/work"}}}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		sawInitializing := false
+		eventually(t, 30*time.Second, "pod Running after its init containers", func() (bool, error) {
+			p, err := getPod(ns, "inits")
+			if err != nil {
+				return false, err
+			}
+			if len(p.Status.ContainerStatuses) > 0 {
+				if w := p.Status.ContainerStatuses[0].State.Waiting; w != nil && w.Reason == "PodInitializing" && p.Status.Phase == corev1.PodPending {
+					sawInitializing = true
+				}
+			}
+			return podRunningReady(ns, "inits")()
+		})
+		if !sawInitializing {
+			t.Error("never saw the app container waiting with PodInitializing")
+		}
+		p, _ := getPod(ns, "inits")
+		for _, cs := range p.Status.InitContainerStatuses {
+			if cs.State.Terminated == nil || cs.State.Terminated.Reason != "Completed" {
+				t.Errorf("init container %s state %+v", cs.Name, cs.State)
+			}
+		}
+		eventually(t, 10*time.Second, "app saw the init containers' output in order", func() (bool, error) {
+			b, err := client.CoreV1().Pods(ns).GetLogs("inits", &corev1.PodLogOptions{Container: "app"}).DoRaw(ctx)
+			return string(b) == "one\ntwo\n", fmt.Errorf("%q %v", b, err)
+		})
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",

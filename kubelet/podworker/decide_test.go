@@ -170,3 +170,30 @@ func TestEnvExpansionAndFieldRefs(t *testing.T) {
 		t.Errorf("ExpandArgs = %v", got)
 	}
 }
+
+func TestInitState(t *testing.T) {
+	always := corev1.ContainerRestartPolicyAlways
+	pod := &corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, InitContainers: []corev1.Container{
+		{Name: "a"}, {Name: "side", RestartPolicy: &always}, {Name: "b"},
+	}}}
+	done := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 0}}
+	failed := corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}
+	running := corev1.ContainerState{Running: &corev1.ContainerStateRunning{}}
+	waiting := corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{}}
+	st := func(states ...corev1.ContainerState) []corev1.ContainerStatus {
+		var out []corev1.ContainerStatus
+		for i, s := range states {
+			out = append(out, corev1.ContainerStatus{Name: pod.Spec.InitContainers[i].Name, State: s})
+		}
+		return out
+	}
+	if d, f, p := InitState(pod, st(done, running, done)); !d || f || len(p) != 0 {
+		t.Errorf("all done: %v %v %v", d, f, p)
+	}
+	if d, f, p := InitState(pod, st(done, running, waiting)); d || f || len(p) != 1 || p[0] != "b" {
+		t.Errorf("b pending: %v %v %v", d, f, p)
+	}
+	if d, f, _ := InitState(pod, st(failed, waiting, waiting)); d || !f {
+		t.Errorf("a failed with restartPolicy Never: done %v failed %v", d, f)
+	}
+}

@@ -13,15 +13,17 @@ import (
 
 // Condition reasons upstream reports.
 const (
-	ReasonContainersNotReady = "ContainersNotReady"
-	ReasonPodCompleted       = "PodCompleted"
-	ReasonContainerCreating  = "ContainerCreating"
-	ReasonCrashLoopBackOff   = "CrashLoopBackOff"
-	ReasonErrImagePull       = "ErrImagePull"
-	ReasonImagePullBackOff   = "ImagePullBackOff"
-	ReasonErrImageNeverPull  = "ErrImageNeverPull"
-	ReasonCreateContainerErr = "CreateContainerError"
-	ReasonRunContainerError  = "RunContainerError"
+	ReasonContainersNotReady       = "ContainersNotReady"
+	ReasonPodCompleted             = "PodCompleted"
+	ReasonContainerCreating        = "ContainerCreating"
+	ReasonPodInitializing          = "PodInitializing"
+	ReasonContainersNotInitialized = "ContainersNotInitialized"
+	ReasonCrashLoopBackOff         = "CrashLoopBackOff"
+	ReasonErrImagePull             = "ErrImagePull"
+	ReasonImagePullBackOff         = "ImagePullBackOff"
+	ReasonErrImageNeverPull        = "ErrImageNeverPull"
+	ReasonCreateContainerErr       = "CreateContainerError"
+	ReasonRunContainerError        = "RunContainerError"
 )
 
 // Observation is what a worker saw of a pod in the runtime.
@@ -72,17 +74,38 @@ func PodStatus(pod *corev1.Pod, o Observation) corev1.PodStatus {
 		s.PodIPs = []corev1.PodIP{{IP: o.Sandbox.IP}}
 	}
 	latest, previous := Attempts(o.Containers)
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
+	status := func(c *corev1.Container, defaultWaiting string) corev1.ContainerStatus {
 		var pr *ProbeResult
 		if l := latest[c.Name]; l != nil {
 			if r, ok := o.Probes[l.ID]; ok {
 				pr = &r
 			}
 		}
-		s.ContainerStatuses = append(s.ContainerStatuses, ContainerStatus(c, latest[c.Name], previous[c.Name], o.Waiting[c.Name], pr, o.RuntimeName))
+		waiting := o.Waiting[c.Name]
+		if waiting == nil && latest[c.Name] == nil && defaultWaiting != "" {
+			waiting = &corev1.ContainerStateWaiting{Reason: defaultWaiting}
+		}
+		return ContainerStatus(c, latest[c.Name], previous[c.Name], waiting, pr, o.RuntimeName)
 	}
-	s.Phase = Phase(pod.Spec.RestartPolicy, s.ContainerStatuses)
+	for i := range pod.Spec.InitContainers {
+		s.InitContainerStatuses = append(s.InitContainerStatuses, status(&pod.Spec.InitContainers[i], ""))
+	}
+	initDone, initFailed, pendingInit := InitState(pod, s.InitContainerStatuses)
+	mainWaiting := ""
+	if !initDone {
+		mainWaiting = ReasonPodInitializing
+	}
+	for i := range pod.Spec.Containers {
+		s.ContainerStatuses = append(s.ContainerStatuses, status(&pod.Spec.Containers[i], mainWaiting))
+	}
+	switch {
+	case initFailed:
+		s.Phase = corev1.PodFailed
+	case !initDone:
+		s.Phase = corev1.PodPending
+	default:
+		s.Phase = Phase(pod.Spec.RestartPolicy, s.ContainerStatuses)
+	}
 	if old.Phase == corev1.PodSucceeded || old.Phase == corev1.PodFailed {
 		// A terminal phase never changes back (upstream enforces it too).
 		s.Phase = old.Phase
@@ -103,10 +126,15 @@ func PodStatus(pod *corev1.Pod, o Observation) corev1.PodStatus {
 	}
 	podReady := ready
 	podReady.Type = corev1.PodReady
+	initialized := condition(corev1.PodInitialized, true, "", "")
+	if !initDone {
+		initialized = condition(corev1.PodInitialized, false, ReasonContainersNotInitialized,
+			fmt.Sprintf("containers with incomplete status: [%s]", strings.Join(pendingInit, " ")))
+	}
 	sandboxReady := o.Sandbox != nil && s.Phase != corev1.PodSucceeded && s.Phase != corev1.PodFailed
 	conds := []corev1.PodCondition{
 		condition(corev1.PodReadyToStartContainers, sandboxReady, "", ""),
-		condition(corev1.PodInitialized, true, "", ""),
+		initialized,
 		podReady,
 		ready,
 		condition(corev1.PodScheduled, true, "", ""),
@@ -247,4 +275,29 @@ func Phase(policy corev1.RestartPolicy, statuses []corev1.ContainerStatus) corev
 		return corev1.PodRunning
 	}
 	return corev1.PodPending
+}
+
+// IsSidecar reports whether an init container is a sidecar (restartPolicy
+// Always): it starts in order but keeps running beside the app containers.
+func IsSidecar(c *corev1.Container) bool {
+	return c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways
+}
+
+// InitState says whether the init containers are done (each exited 0, or
+// for sidecars, is running), whether one failed for good (restartPolicy
+// Never), and which are not done yet.
+func InitState(pod *corev1.Pod, statuses []corev1.ContainerStatus) (done, failed bool, pending []string) {
+	for i, cs := range statuses {
+		c := &pod.Spec.InitContainers[i]
+		switch {
+		case IsSidecar(c) && cs.State.Running != nil:
+		case !IsSidecar(c) && cs.State.Terminated != nil && cs.State.Terminated.ExitCode == 0:
+		default:
+			pending = append(pending, cs.Name)
+			if !IsSidecar(c) && cs.State.Terminated != nil && pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+				failed = true
+			}
+		}
+	}
+	return len(pending) == 0, failed, pending
 }

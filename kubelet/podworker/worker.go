@@ -212,8 +212,8 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 	latest, _ := Attempts(ctrs)
 	started := false
 	now := time.Now()
-	for i := range pod.Spec.Containers {
-		c := &pod.Spec.Containers[i]
+	// handle applies Decide to one container and returns whether it runs.
+	handle := func(c *corev1.Container, policy corev1.RestartPolicy) {
 		l := latest[c.Name]
 		key := string(pod.UID) + "/" + c.Name
 		var inBackoff bool
@@ -221,7 +221,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		if l != nil && l.State == kruntime.StateExited {
 			inBackoff, delay = ws.cfg.Backoff.InBackoff(key, l.FinishedAt, now)
 		}
-		switch Decide(pod.Spec.RestartPolicy, l, inBackoff) {
+		switch Decide(policy, l, inBackoff) {
 		case Keep:
 			delete(w.waiting, c.Name)
 		case Wait:
@@ -240,6 +240,36 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 			if ws.start(ctx, w, pod, c, sb, attempt, volumePaths) {
 				started = true
 			}
+		}
+	}
+	// Init containers run one at a time, in order; app containers start
+	// once all of them are done (sidecars: running).
+	initDone := true
+	for i := range pod.Spec.InitContainers {
+		c := &pod.Spec.InitContainers[i]
+		l := latest[c.Name]
+		if IsSidecar(c) {
+			handle(c, corev1.RestartPolicyAlways)
+			if l == nil || l.State != kruntime.StateRunning {
+				initDone = false
+				break
+			}
+			continue
+		}
+		if l != nil && l.State == kruntime.StateExited && l.ExitCode == 0 {
+			continue
+		}
+		initDone = false
+		policy := corev1.RestartPolicyOnFailure
+		if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
+			policy = corev1.RestartPolicyNever
+		}
+		handle(c, policy)
+		break
+	}
+	if initDone {
+		for i := range pod.Spec.Containers {
+			handle(&pod.Spec.Containers[i], pod.Spec.RestartPolicy)
 		}
 	}
 	if started {
