@@ -160,9 +160,13 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.cfg.Runtime == RuntimeContainerd {
 		vols = volumes.New(a.client, a.cfg.RootDir)
 	}
+	allocatable, err := node.Capacity(a.cfg.RootDir)
+	if err != nil {
+		return fmt.Errorf("kubelet: reading the machine's capacity: %w", err)
+	}
 	workers := podworker.New(ctx, podworker.Config{
 		Client: a.client, Runtime: rt, Recorder: recorder, RuntimeName: rtName, NodeIP: a.cfg.NodeIP, Resync: a.cfg.Resync,
-		Volumes: vols,
+		Volumes: vols, Allocatable: allocatable,
 	})
 	workersRef.Store(workers)
 	informer := cache.NewSharedIndexInformer(

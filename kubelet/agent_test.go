@@ -14,6 +14,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -208,6 +209,23 @@ func TestSimulatedRuntimeRunsPods(t *testing.T) {
 	if st := p.Status.ContainerStatuses[0].State.Terminated; st == nil || st.Reason != "Completed" {
 		t.Errorf("job container state = %+v", p.Status.ContainerStatuses[0].State)
 	}
+
+	huge := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "sim", Name: "huge"}, Spec: corev1.PodSpec{
+		NodeName: "sim-node",
+		Containers: []corev1.Container{{Name: "c", Image: "busybox", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1000")}}}},
+	}}
+	if _, err := client.CoreV1().Pods("sim").Create(ctx, huge, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "pod asking for 1000 cpus rejected with OutOfcpu", func() (bool, error) {
+		p, err := getPod("sim", "huge")
+		if err != nil {
+			return false, err
+		}
+		return p.Status.Phase == corev1.PodFailed && p.Status.Reason == "OutOfcpu" &&
+			strings.HasPrefix(p.Status.Message, "Pod was rejected: Node didn't have enough resource: cpu"), fmt.Errorf("status %+v", p.Status)
+	})
 
 	if err := client.CoreV1().Pods("sim").Delete(ctx, "web", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
@@ -195,5 +196,40 @@ func TestInitState(t *testing.T) {
 	}
 	if d, f, _ := InitState(pod, st(failed, waiting, waiting)); d || !f {
 		t.Errorf("a failed with restartPolicy Never: done %v failed %v", d, f)
+	}
+}
+
+func TestAdmit(t *testing.T) {
+	alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("2"), corev1.ResourceMemory: resource.MustParse("1Gi"), corev1.ResourcePods: resource.MustParse("3")}
+	pod := func(cpu, mem string) *corev1.Pod {
+		req := corev1.ResourceList{}
+		if cpu != "" {
+			req[corev1.ResourceCPU] = resource.MustParse(cpu)
+		}
+		if mem != "" {
+			req[corev1.ResourceMemory] = resource.MustParse(mem)
+		}
+		return &corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{Resources: corev1.ResourceRequirements{Requests: req}}}}}
+	}
+	for _, tc := range []struct {
+		name     string
+		pod      *corev1.Pod
+		admitted []*corev1.Pod
+		reason   string
+	}{
+		{"fits", pod("1", "512Mi"), []*corev1.Pod{pod("500m", "")}, ""},
+		{"no requests always fit", pod("", ""), []*corev1.Pod{pod("2", "1Gi")}, ""},
+		{"cpu", pod("1500m", ""), []*corev1.Pod{pod("1", "")}, "OutOfcpu"},
+		{"memory", pod("", "1Gi"), []*corev1.Pod{pod("", "1")}, "OutOfmemory"},
+		{"pods", pod("", ""), []*corev1.Pod{pod("", ""), pod("", ""), pod("", "")}, "OutOfpods"},
+	} {
+		ok, reason, msg := Admit(tc.pod, tc.admitted, alloc)
+		if ok != (tc.reason == "") || reason != tc.reason {
+			t.Errorf("%s: Admit = %v %q %q, want reason %q", tc.name, ok, reason, msg, tc.reason)
+		}
+	}
+	if ok, _, msg := Admit(pod("1500m", ""), []*corev1.Pod{pod("1", "")}, alloc); ok ||
+		msg != "Node didn't have enough resource: cpu, requested: 1500, used: 1000, capacity: 2000" {
+		t.Errorf("message = %q", msg)
 	}
 }

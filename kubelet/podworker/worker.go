@@ -34,6 +34,9 @@ type Config struct {
 	Resync time.Duration
 	// Backoff spaces out restarts (default NewBackoff()).
 	Backoff *Backoff
+	// Allocatable is what pods may request on the node (nil: no admission
+	// check).
+	Allocatable corev1.ResourceList
 	// Volumes materializes pod volumes (nil: volumes are ignored, as the
 	// simulated runtime does).
 	Volumes *volumes.Manager
@@ -47,6 +50,9 @@ type Workers struct {
 	mu      sync.Mutex
 	workers map[types.UID]*worker
 	wg      sync.WaitGroup
+	// admitMu serializes admission so two pods cannot both take the last
+	// room on the node.
+	admitMu sync.Mutex
 }
 
 type worker struct {
@@ -64,6 +70,9 @@ type worker struct {
 	backoffEvent map[string]time.Time
 	// probes run per container name for its running attempt.
 	probes map[string]*probes
+	// admitted is set once the pod passed admission (or was running
+	// before this agent started).
+	admitted bool
 }
 
 // New returns Workers that run until ctx ends.
@@ -187,6 +196,11 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
 		// Finished pods keep their exited containers (for logs) until deleted.
 		return false, nil
+	}
+	if !w.admitted {
+		if ok, err := ws.admit(ctx, w, pod); !ok || err != nil {
+			return false, err
+		}
 	}
 	rt := ws.cfg.Runtime
 	obs := Observation{RuntimeName: ws.cfg.RuntimeName, HostIP: ws.cfg.NodeIP, Waiting: w.waiting}
@@ -330,6 +344,51 @@ func (w *worker) stopProbes() {
 		p.stop()
 		delete(w.probes, name)
 	}
+}
+
+// admit checks that the pod fits beside the admitted pods; a pod already
+// started (by an earlier run of the agent) is admitted as is. A rejected pod
+// is marked Failed with upstream's reason.
+func (ws *Workers) admit(ctx context.Context, w *worker, pod *corev1.Pod) (bool, error) {
+	ws.admitMu.Lock()
+	defer ws.admitMu.Unlock()
+	if pod.Status.StartTime != nil {
+		w.mu.Lock()
+		w.admitted = true
+		w.mu.Unlock()
+		return true, nil
+	}
+	var others []*corev1.Pod
+	ws.mu.Lock()
+	for uid, o := range ws.workers {
+		if uid == pod.UID || o == w {
+			continue
+		}
+		o.mu.Lock()
+		op, ok := o.pod, o.admitted && !o.gone
+		o.mu.Unlock()
+		if ok && op.Status.Phase != corev1.PodSucceeded && op.Status.Phase != corev1.PodFailed {
+			others = append(others, op)
+		}
+	}
+	ws.mu.Unlock()
+	ok, reason, msg := Admit(pod, others, ws.cfg.Allocatable)
+	if ok {
+		w.mu.Lock()
+		w.admitted = true
+		w.mu.Unlock()
+		return true, nil
+	}
+	ws.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, reason, "%s", msg)
+	updated := pod.DeepCopy()
+	now := metav1.Now()
+	updated.Status.Phase, updated.Status.Reason, updated.Status.Message = corev1.PodFailed, reason, "Pod was rejected: "+msg
+	updated.Status.StartTime = &now
+	_, err := ws.cfg.Client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return false, fmt.Errorf("rejecting pod: %w", err)
+	}
+	return false, nil
 }
 
 // start pulls (or finds) the image and starts one attempt of a container,
