@@ -716,6 +716,26 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		})
 	})
 
+	t.Run("a memory limit OOM-kills", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hog"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "hog", Image: "busybox", Command: []string{"tail", "/dev/zero"},
+				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("20Mi"), corev1.ResourceCPU: resource.MustParse("500m")}}}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 60*time.Second, "OOMKilled", func() (bool, error) {
+			p, err := getPod(ns, "hog")
+			if err != nil || len(p.Status.ContainerStatuses) == 0 {
+				return false, err
+			}
+			st := p.Status.ContainerStatuses[0].State.Terminated
+			return st != nil && st.Reason == "OOMKilled" && st.ExitCode == 137 && p.Status.Phase == corev1.PodFailed,
+				fmt.Errorf("phase %s state %+v", p.Status.Phase, p.Status.ContainerStatuses[0].State)
+		})
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",

@@ -13,11 +13,13 @@ import (
 	"syscall"
 	"time"
 
+	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
+	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
@@ -39,6 +41,7 @@ const (
 	labelStartedAt     = "io.kubeseed.container.started-at"
 	labelFinishedAt    = "io.kubeseed.container.finished-at"
 	labelExitCode      = "io.kubeseed.container.exit-code"
+	labelOOMKilled     = "io.kubeseed.container.oom-killed"
 )
 
 // Namespace is the containerd namespace kubeseed's containers live in.
@@ -82,6 +85,8 @@ type Runtime struct {
 	mu        sync.Mutex
 	sandboxes map[types.UID]*kruntime.Sandbox
 	watched   map[string]bool
+	oom       map[string]bool
+	cancel    context.CancelFunc
 }
 
 var _ kruntime.Runtime = (*Runtime)(nil)
@@ -95,7 +100,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.ImportDir == "" {
 		cfg.ImportDir = filepath.Join(cfg.RootDir, "images")
 	}
-	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}}
+	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}}
 	address := cfg.Address
 	if address == "" {
 		d, err := StartDaemon(ctx, cfg.RootDir)
@@ -111,6 +116,9 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	}
 	r.client = c
 	ctx = r.ns(ctx)
+	evctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	go r.watchOOM(evctx)
 	log := klog.FromContext(ctx)
 	names, err := images.ImportDir(ctx, c, cfg.ImportDir, Snapshotter)
 	if err != nil {
@@ -137,6 +145,7 @@ func (r *Runtime) ns(ctx context.Context) context.Context {
 
 // Close disconnects and stops the daemon this runtime started.
 func (r *Runtime) Close() error {
+	r.cancel()
 	err := r.client.Close()
 	r.daemon.Stop()
 	return err
@@ -371,6 +380,7 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	}
 	opts = append(opts, securityOpts(pod, ctr)...)
+	opts = append(opts, resourceOpts(ctr)...)
 	labels := map[string]string{
 		LabelPodUID: string(pod.UID), LabelPodNamespace: pod.Namespace, LabelPodName: pod.Name,
 		LabelContainerName: ctr.Name, LabelAttempt: strconv.Itoa(req.Attempt),
@@ -611,6 +621,9 @@ func (r *Runtime) Containers(ctx context.Context, uid types.UID) ([]kruntime.Con
 			if kc.ExitCode == 0 {
 				kc.Reason = "Completed"
 			}
+			if labels[labelOOMKilled] == "true" || r.oomKilled(c.ID()) {
+				kc.Reason = "OOMKilled"
+			}
 		}
 		out = append(out, kc)
 	}
@@ -662,4 +675,83 @@ func (r *Runtime) Pods(ctx context.Context) ([]types.UID, error) {
 		add(types.UID(u))
 	}
 	return uids, nil
+}
+
+// resourceOpts turns requests and limits into cgroup settings as upstream
+// does: cpu shares from the request, a CFS quota from the limit (100 ms
+// period), the memory limit as is.
+func resourceOpts(c *corev1.Container) []oci.SpecOpts {
+	var opts []oci.SpecOpts
+	shares, quota, memory := CgroupValues(c.Resources)
+	if shares > 0 {
+		opts = append(opts, oci.WithCPUShares(shares))
+	}
+	if quota > 0 {
+		opts = append(opts, oci.WithCPUCFS(quota, 100000))
+	}
+	if memory > 0 {
+		opts = append(opts, oci.WithMemoryLimit(uint64(memory)))
+	}
+	return opts
+}
+
+// CgroupValues computes cpu shares, CFS quota (µs per 100 ms) and memory
+// limit (bytes) of a container; 0 means unset.
+func CgroupValues(res corev1.ResourceRequirements) (shares uint64, quota int64, memory int64) {
+	if q, ok := res.Requests[corev1.ResourceCPU]; ok {
+		shares = uint64(max(2, q.MilliValue()*1024/1000))
+	} else if q, ok := res.Limits[corev1.ResourceCPU]; ok {
+		// A limit without a request defaults the request to the limit.
+		shares = uint64(max(2, q.MilliValue()*1024/1000))
+	}
+	if q, ok := res.Limits[corev1.ResourceCPU]; ok {
+		quota = max(1000, q.MilliValue()*100)
+	}
+	if q, ok := res.Limits[corev1.ResourceMemory]; ok {
+		memory = q.Value()
+	}
+	return shares, quota, memory
+}
+
+// watchOOM records OOM kills reported by the shims, so exits read
+// OOMKilled.
+func (r *Runtime) watchOOM(ctx context.Context) {
+	for ctx.Err() == nil {
+		envelopes, errs := r.client.Subscribe(ctx, `topic=="/tasks/oom"`)
+	loop:
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-errs:
+				if ctx.Err() == nil {
+					klog.FromContext(ctx).V(2).Info("OOM event stream ended, resubscribing", "err", err)
+					time.Sleep(time.Second)
+				}
+				break loop
+			case env := <-envelopes:
+				if env == nil || env.Namespace != Namespace {
+					continue
+				}
+				v, err := typeurl.UnmarshalAny(env.Event)
+				if err != nil {
+					continue
+				}
+				if ev, ok := v.(*apievents.TaskOOM); ok {
+					r.mu.Lock()
+					r.oom[ev.ContainerID] = true
+					r.mu.Unlock()
+					if c, err := r.client.LoadContainer(ctx, ev.ContainerID); err == nil {
+						_, _ = c.SetLabels(ctx, map[string]string{labelOOMKilled: "true"})
+					}
+				}
+			}
+		}
+	}
+}
+
+func (r *Runtime) oomKilled(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.oom[id]
 }
