@@ -736,6 +736,48 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		})
 	})
 
+	t.Run("lifecycle hooks and security context", func(t *testing.T) {
+		hostDir := t.TempDir()
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hooks"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", TerminationGracePeriodSeconds: ptr.To[int64](5),
+			Volumes: []corev1.Volume{{Name: "out", VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: hostDir}}}},
+			Containers: []corev1.Container{{Name: "c", Image: "busybox",
+				Command: []string{"sh", "-c", "id -u; exec sleep 3600"},
+				SecurityContext: &corev1.SecurityContext{RunAsUser: ptr.To[int64](1000), AllowPrivilegeEscalation: ptr.To(false),
+					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+				VolumeMounts: []corev1.VolumeMount{{Name: "out", MountPath: "/out"}},
+				Lifecycle: &corev1.Lifecycle{
+					PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo hook > /tmp/poststart"}}},
+					PreStop:   &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{"sh", "-c", "echo bye > /out/prestop"}}},
+				}}},
+		}}
+		if err := os.Chmod(hostDir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "hooks pod Running", podRunningReady(ns, "hooks"))
+		eventually(t, 10*time.Second, "runs as uid 1000", func() (bool, error) {
+			b, err := client.CoreV1().Pods(ns).GetLogs("hooks", &corev1.PodLogOptions{}).DoRaw(ctx)
+			return strings.HasPrefix(string(b), "1000\n"), fmt.Errorf("%q %v", b, err)
+		})
+		out, err := kubectlCommand(t)("exec", "-n", ns, "hooks", "--", "cat", "/tmp/poststart").CombinedOutput()
+		if err != nil || string(out) != "hook\n" {
+			t.Errorf("postStart hook output %q, %v", out, err)
+		}
+		if err := client.CoreV1().Pods(ns).Delete(ctx, "hooks", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "hooks pod gone", func() (bool, error) {
+			_, err := getPod(ns, "hooks")
+			return apierrors.IsNotFound(err), err
+		})
+		if b, err := os.ReadFile(filepath.Join(hostDir, "prestop")); err != nil || string(b) != "bye\n" {
+			t.Errorf("preStop hook did not run: %q %v", b, err)
+		}
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",

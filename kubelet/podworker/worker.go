@@ -438,6 +438,16 @@ func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *cor
 	delete(w.waiting, c.Name)
 	rec.Eventf(pod, corev1.EventTypeNormal, "Created", "Created container: %s", c.Name)
 	rec.Eventf(pod, corev1.EventTypeNormal, "Started", "Started container %s", c.Name)
+	if c.Lifecycle != nil && c.Lifecycle.PostStart != nil {
+		// As upstream, the container counts as started only once its
+		// postStart hook returned; a failing hook kills it.
+		if err := runHook(ctx, rt, pod, c, c.Lifecycle.PostStart, sb.IP, 2*time.Minute); err != nil {
+			rec.Eventf(pod, corev1.EventTypeWarning, "FailedPostStartHook", "PostStartHook failed: %v", err)
+			if err := rt.StopContainer(ctx, pod.UID, c.Name, gracePeriod(pod)); err != nil {
+				klog.FromContext(ctx).Error(err, "Stopping container after its postStart hook failed", "pod", klog.KObj(pod), "container", c.Name)
+			}
+		}
+	}
 	return true
 }
 
@@ -490,13 +500,7 @@ func (ws *Workers) writeStatus(ctx context.Context, w *worker, pod *corev1.Pod, 
 func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, gone bool) (bool, error) {
 	w.stopProbes()
 	rt := ws.cfg.Runtime
-	grace := 30 * time.Second
-	if pod.Spec.TerminationGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.Spec.TerminationGracePeriodSeconds) * time.Second
-	}
-	if pod.DeletionGracePeriodSeconds != nil {
-		grace = time.Duration(*pod.DeletionGracePeriodSeconds) * time.Second
-	}
+	grace := gracePeriod(pod)
 	if gone && pod.DeletionGracePeriodSeconds == nil {
 		// Force-deleted, or an orphan found after a restart: nobody waits.
 		grace = 2 * time.Second
@@ -515,10 +519,26 @@ func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, go
 		if pod.Namespace != "" {
 			ws.cfg.Recorder.Eventf(pod, corev1.EventTypeNormal, "Killing", "Stopping container %s", name)
 		}
+		spec := specContainer(pod, name)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := rt.StopContainer(ctx, pod.UID, name, grace); err != nil {
+			left := grace
+			if spec != nil && spec.Lifecycle != nil && spec.Lifecycle.PreStop != nil && c.State == kruntime.StateRunning {
+				// The preStop hook runs first, within the grace period.
+				start := time.Now()
+				hctx, cancel := context.WithTimeout(ctx, grace)
+				ip := ""
+				if pod.Status.PodIP != "" {
+					ip = pod.Status.PodIP
+				}
+				if err := runHook(hctx, rt, pod, spec, spec.Lifecycle.PreStop, ip, grace); err != nil {
+					ws.cfg.Recorder.Eventf(pod, corev1.EventTypeWarning, "FailedPreStopHook", "PreStopHook failed: %v", err)
+				}
+				cancel()
+				left = max(2*time.Second, grace-time.Since(start))
+			}
+			if err := rt.StopContainer(ctx, pod.UID, name, left); err != nil {
 				errs <- fmt.Errorf("stopping %s: %w", name, err)
 			}
 		}()
@@ -547,4 +567,19 @@ func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, go
 	}
 	klog.FromContext(ctx).V(2).Info("Pod terminated", "pod", klog.KObj(pod), "podUID", pod.UID)
 	return true, nil
+}
+
+// specContainer finds a container or init container of pod by name.
+func specContainer(pod *corev1.Pod, name string) *corev1.Container {
+	for i := range pod.Spec.Containers {
+		if pod.Spec.Containers[i].Name == name {
+			return &pod.Spec.Containers[i]
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == name {
+			return &pod.Spec.InitContainers[i]
+		}
+	}
+	return nil
 }

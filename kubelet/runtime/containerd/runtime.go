@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -340,6 +341,9 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	if err != nil {
 		return fmt.Errorf("reading config of %s: %w", name, err)
 	}
+	if err := runAsNonRootError(pod, ctr, imgSpec.Config.User); err != nil {
+		return err
+	}
 	args := ContainerArgs(imgSpec.Config.Entrypoint, imgSpec.Config.Cmd, ctr.Command, ctr.Args)
 	if len(args) == 0 {
 		return fmt.Errorf("no command specified for container %s", ctr.Name)
@@ -504,6 +508,28 @@ func securityOpts(pod *corev1.Pod, c *corev1.Container) []oci.SpecOpts {
 		if sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
 			opts = append(opts, oci.WithRootFSReadonly())
 		}
+		if sc.AllowPrivilegeEscalation != nil && !*sc.AllowPrivilegeEscalation {
+			opts = append(opts, oci.WithNoNewPrivileges)
+		}
+		if caps := sc.Capabilities; caps != nil {
+			for _, c := range caps.Drop {
+				if strings.EqualFold(string(c), "ALL") {
+					opts = append(opts, oci.WithCapabilities(nil))
+				}
+			}
+			if add := capNames(caps.Add); len(add) > 0 {
+				opts = append(opts, oci.WithAddedCapabilities(add))
+			}
+			var drop []string
+			for _, c := range capNames(caps.Drop) {
+				if c != "CAP_ALL" {
+					drop = append(drop, c)
+				}
+			}
+			if len(drop) > 0 {
+				opts = append(opts, oci.WithDroppedCapabilities(drop))
+			}
+		}
 	}
 	if uid != nil {
 		g := uint32(0)
@@ -513,6 +539,56 @@ func securityOpts(pod *corev1.Pod, c *corev1.Container) []oci.SpecOpts {
 		opts = append(opts, oci.WithUIDGID(uint32(*uid), g))
 	}
 	return opts
+}
+
+// capNames turns Kubernetes capability names (NET_ADMIN) into OCI ones
+// (CAP_NET_ADMIN).
+func capNames(caps []corev1.Capability) []string {
+	var out []string
+	for _, c := range caps {
+		n := strings.ToUpper(string(c))
+		if !strings.HasPrefix(n, "CAP_") {
+			n = "CAP_" + n
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// runAsNonRootError reports a container that must not run as root but would.
+func runAsNonRootError(pod *corev1.Pod, c *corev1.Container, imageUser string) error {
+	nonRoot, uid := false, (*int64)(nil)
+	if psc := pod.Spec.SecurityContext; psc != nil {
+		if psc.RunAsNonRoot != nil {
+			nonRoot = *psc.RunAsNonRoot
+		}
+		uid = psc.RunAsUser
+	}
+	if sc := c.SecurityContext; sc != nil {
+		if sc.RunAsNonRoot != nil {
+			nonRoot = *sc.RunAsNonRoot
+		}
+		if sc.RunAsUser != nil {
+			uid = sc.RunAsUser
+		}
+	}
+	if !nonRoot {
+		return nil
+	}
+	if uid != nil {
+		if *uid == 0 {
+			return fmt.Errorf("container's runAsUser breaks non-root policy (pod: %q, container: %s)", pod.Name, c.Name)
+		}
+		return nil
+	}
+	user := strings.SplitN(imageUser, ":", 2)[0]
+	if user == "" || user == "0" || user == "root" {
+		return errors.New("container has runAsNonRoot and image will run as root")
+	}
+	if _, err := strconv.Atoi(user); err != nil {
+		return fmt.Errorf("container has runAsNonRoot and image has non-numeric user (%s), cannot verify user is non-root", user)
+	}
+	return nil
 }
 
 // StopContainer implements runtime.Runtime.
