@@ -458,6 +458,15 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		if st := p.Status.ContainerStatuses[0].State.Terminated; st == nil || st.ExitCode != 3 || st.Reason != "Error" {
 			t.Errorf("failed container state %+v", p.Status.ContainerStatuses[0].State)
 		}
+		// A finished pod gives its address and namespace back.
+		eventually(t, 10*time.Second, "finished pod's netns and address released", func() (bool, error) {
+			_, nsErr := os.Stat(filepath.Join(cfg.RootDir, "network", "netns", string(p.UID)))
+			_, ipErr := os.Stat(filepath.Join(cfg.RootDir, "network", "ipam", "kubeseed", p.Status.PodIP))
+			return os.IsNotExist(nsErr) && os.IsNotExist(ipErr), fmt.Errorf("netns: %v, ip: %v", nsErr, ipErr)
+		})
+		if b, err := client.CoreV1().Pods(ns).GetLogs("done", &corev1.PodLogOptions{}).DoRaw(ctx); err != nil {
+			t.Errorf("logs of a finished pod: %q %v", b, err)
+		}
 	})
 
 	t.Run("kubectl logs through the API server", func(t *testing.T) {

@@ -70,6 +70,8 @@ type worker struct {
 	backoffEvent map[string]time.Time
 	// probes run per container name for its running attempt.
 	probes map[string]*probes
+	// sandboxStopped is set once a finished pod's network is released.
+	sandboxStopped bool
 	// admitted is set once the pod passed admission (or was running
 	// before this agent started).
 	admitted bool
@@ -194,7 +196,16 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		return ws.terminate(ctx, w, pod, gone)
 	}
 	if pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed {
-		// Finished pods keep their exited containers (for logs) until deleted.
+		// Finished pods keep their exited containers (for logs) until
+		// deleted, but give their address back at once, as upstream stops
+		// the sandbox: Jobs would otherwise drain the node's range.
+		if !w.sandboxStopped {
+			w.stopProbes()
+			if err := ws.cfg.Runtime.StopSandbox(ctx, pod.UID); err != nil {
+				return false, fmt.Errorf("stopping sandbox of finished pod: %w", err)
+			}
+			w.sandboxStopped = true
+		}
 		return false, nil
 	}
 	if !w.admitted {

@@ -92,6 +92,10 @@ type Runtime interface {
 	Version(ctx context.Context) (name, version string, err error)
 	// EnsureSandbox creates the pod's sandbox or returns the existing one.
 	EnsureSandbox(ctx context.Context, pod *corev1.Pod) (*Sandbox, error)
+	// StopSandbox releases the network of a pod whose containers have all
+	// finished (its address returns to the pool) but keeps the exited
+	// containers and logs.
+	StopSandbox(ctx context.Context, uid types.UID) error
 	// RemoveSandbox removes the sandbox and everything left of the pod.
 	RemoveSandbox(ctx context.Context, uid types.UID) error
 	// EnsureImage makes the container's image available.

@@ -206,6 +206,17 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, pod *corev1.Pod) (*kruntime
 	return sb, nil
 }
 
+// StopSandbox implements runtime.Runtime.
+func (r *Runtime) StopSandbox(ctx context.Context, uid types.UID) error {
+	if err := r.cfg.Network.Teardown(ctx, string(uid)); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.sandboxes, uid)
+	r.mu.Unlock()
+	return nil
+}
+
 // RemoveSandbox implements runtime.Runtime: it kills and deletes every
 // container of the pod with its snapshot, releases the network, removes the
 // pod's cgroups and directory.

@@ -107,11 +107,22 @@ func (r *Runtime) EnsureSandbox(_ context.Context, pod *corev1.Pod) (*kruntime.S
 	return sb, nil
 }
 
+// StopSandbox implements runtime.Runtime: the address returns to the pool.
+func (r *Runtime) StopSandbox(_ context.Context, uid types.UID) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if sb := r.pods[uid]; sb != nil && sb.IP != "" {
+		r.free = append(r.free, net.ParseIP(sb.IP).To4())
+		sb.IP = ""
+	}
+	return nil
+}
+
 // RemoveSandbox implements runtime.Runtime.
 func (r *Runtime) RemoveSandbox(_ context.Context, uid types.UID) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if sb := r.pods[uid]; sb != nil {
+	if sb := r.pods[uid]; sb != nil && sb.IP != "" {
 		r.free = append(r.free, net.ParseIP(sb.IP).To4())
 	}
 	for _, t := range r.timers[uid] {
