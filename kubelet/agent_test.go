@@ -542,9 +542,9 @@ func TestContainerdNodeAndPods(t *testing.T) {
 			Containers: []corev1.Container{{Name: "web", Image: "busybox",
 				Command: []string{"sh", "-c", "mkdir -p /www && touch /tmp/alive && exec httpd -f -p 8080 -h /www"},
 				Ports:   []corev1.ContainerPort{{Name: "http", ContainerPort: 8080}},
-				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, ProbeHandler: corev1.ProbeHandler{
+				ReadinessProbe: &corev1.Probe{PeriodSeconds: 1, TimeoutSeconds: 5, ProbeHandler: corev1.ProbeHandler{
 					HTTPGet: &corev1.HTTPGetAction{Path: "/ready.html", Port: intstr.FromString("http")}}},
-				LivenessProbe: &corev1.Probe{InitialDelaySeconds: 2, PeriodSeconds: 1, FailureThreshold: 1, ProbeHandler: corev1.ProbeHandler{
+				LivenessProbe: &corev1.Probe{InitialDelaySeconds: 2, PeriodSeconds: 1, TimeoutSeconds: 5, FailureThreshold: 2, ProbeHandler: corev1.ProbeHandler{
 					Exec: &corev1.ExecAction{Command: []string{"test", "-f", "/tmp/alive"}}}},
 			}},
 		}}
@@ -566,7 +566,13 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		if out, err := kubectl("exec", "-n", ns, "probed", "--", "touch", "/www/ready.html").CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v", out, err)
 		}
-		eventually(t, 15*time.Second, "Ready after the probe succeeds", podRunningReady(ns, "probed"))
+		eventually(t, 15*time.Second, "Ready after the probe succeeds", func() (bool, error) {
+			p, err := getPod(ns, "probed")
+			if err == nil && p.Status.ContainerStatuses[0].RestartCount > 0 {
+				t.Fatalf("container restarted before the test removed /tmp/alive: %+v", p.Status.ContainerStatuses[0].LastTerminationState)
+			}
+			return podRunningReady(ns, "probed")()
+		})
 		if out, err := kubectl("exec", "-n", ns, "probed", "--", "rm", "/tmp/alive").CombinedOutput(); err != nil {
 			t.Fatalf("%s: %v", out, err)
 		}
