@@ -1,3 +1,18 @@
-// Package kubelet is kubeseed's node agent: it runs the pods bound to its node
-// as containers on containerd and reports their status through the API.
+// Package kubelet is kubeseed's node agent: it registers a Node, renews its
+// Lease, watches the pods bound to the node and runs them as containers on
+// containerd (or, in the simulated mode for scale tests and envtest users,
+// pretends to), reporting their status through the API as upstream's
+// kubelet does.
+//
+// It is embeddable: build a Config, call New, then Run, which blocks until
+// its context ends. On return the containerd daemon the agent started is
+// stopped, but pod containers keep running in their shims, so a restarted
+// agent (or a restarted `kubeseed up`) finds them again by their labels and
+// does not restart them. Deleting the pods first is how to leave nothing
+// behind.
+//
+// Sub-packages: node (registration, lease), podworker (one goroutine per
+// pod), runtime (the interface) with runtime/containerd and
+// runtime/simulated, network (netns and CNI) and images (building and
+// importing OCI image tarballs).
 package kubelet

@@ -1,0 +1,11 @@
+// Package podworker runs one goroutine per pod bound to the node. Each
+// worker syncs its pod on every change, on every container exit the runtime
+// reports and on a short periodic resync: it sets up the sandbox, starts
+// the containers that should run, backs off crashing ones, reports status to
+// the API and, when the pod is deleted, stops its containers gracefully,
+// removes everything and deletes the pod object.
+//
+// What to do is decided by pure functions (decide.go, status.go,
+// backoff.go, env.go), table-tested without an API server or a runtime;
+// worker.go only wires them to the runtime and the API.
+package podworker

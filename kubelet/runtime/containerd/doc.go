@@ -1,0 +1,10 @@
+// Package containerd is the real runtime: it runs pod containers on
+// containerd through its Go client (runc, overlayfs) in the "kubeseed"
+// namespace, joins them to the pod's network namespace from package
+// network, and starts a containerd daemon of its own when none is given.
+//
+// Every containerd container carries labels naming its pod (UID, namespace,
+// name), its container name and its attempt, and its exit is recorded in
+// labels too; so an agent that restarts reads the whole state back from
+// containerd and leaves running containers alone.
+package containerd

@@ -1,0 +1,141 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// Sandbox is the pod-level environment containers join: its network
+// namespace and address.
+type Sandbox struct {
+	// IP is the pod's address.
+	IP string
+	// NetNS is the path of the network namespace (empty for host network).
+	NetNS string
+	// Dir is the pod's directory on the node (logs, /etc files).
+	Dir string
+}
+
+// State is a container's lifecycle state.
+type State string
+
+const (
+	// StateCreated: the container exists but its process has not started.
+	StateCreated State = "Created"
+	// StateRunning: its process runs.
+	StateRunning State = "Running"
+	// StateExited: its process ended; ExitCode and FinishedAt are set.
+	StateExited State = "Exited"
+)
+
+// Container is what a runtime knows about one attempt of one container of
+// a pod. Attempts count from 0; restartCount is the latest attempt.
+type Container struct {
+	ID         string
+	Name       string
+	Attempt    int
+	State      State
+	Image      string
+	ImageRef   string
+	StartedAt  time.Time
+	FinishedAt time.Time
+	ExitCode   int32
+	// Reason is set for exited containers: Completed, Error or OOMKilled.
+	Reason string
+	// Message is an optional detail of the termination.
+	Message string
+}
+
+// StartRequest asks for one attempt of a container to be created and started.
+type StartRequest struct {
+	Pod       *corev1.Pod
+	Container *corev1.Container
+	Attempt   int
+	Sandbox   *Sandbox
+	// Env is the fully resolved environment (NAME=value).
+	Env []string
+	// ImageRef is what EnsureImage returned.
+	ImageRef string
+	// Mounts are the container's volume mounts, resolved to host paths.
+	Mounts []Mount
+}
+
+// Mount is a host path bind-mounted into a container.
+type Mount struct {
+	HostPath      string
+	ContainerPath string
+	ReadOnly      bool
+}
+
+// ImageResult says what EnsureImage did.
+type ImageResult struct {
+	// Ref identifies the image in the runtime (name@digest or an ID).
+	Ref string
+	// Pulled is true when the image was fetched, false when it was present.
+	Pulled bool
+}
+
+// ErrImageNotPresent is returned by EnsureImage when the image is missing and
+// the policy (Never) or the lack of a registry forbids fetching it.
+var ErrImageNotPresent = errors.New("image not present")
+
+// Runtime runs pods. All methods are safe for concurrent use and idempotent
+// where it makes sense, because pod workers retry.
+type Runtime interface {
+	// Version returns the runtime's name and version for the node's
+	// nodeInfo, e.g. ("containerd", "1.6.20").
+	Version(ctx context.Context) (name, version string, err error)
+	// EnsureSandbox creates the pod's sandbox or returns the existing one.
+	EnsureSandbox(ctx context.Context, pod *corev1.Pod) (*Sandbox, error)
+	// StopSandbox releases the network of a pod whose containers have all
+	// finished (its address returns to the pool) but keeps the exited
+	// containers and logs.
+	StopSandbox(ctx context.Context, uid types.UID) error
+	// RemoveSandbox removes the sandbox and everything left of the pod.
+	RemoveSandbox(ctx context.Context, uid types.UID) error
+	// EnsureImage makes the container's image available.
+	EnsureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (ImageResult, error)
+	// StartContainer creates and starts one attempt of a container.
+	StartContainer(ctx context.Context, req StartRequest) error
+	// StopContainer stops the running attempt of a container: SIGTERM, then
+	// SIGKILL after grace.
+	StopContainer(ctx context.Context, uid types.UID, name string, grace time.Duration) error
+	// Containers lists every attempt the runtime still knows of the pod.
+	Containers(ctx context.Context, uid types.UID) ([]Container, error)
+	// LogPath is the file an attempt of a container writes its output to
+	// ("" when the runtime keeps no logs).
+	LogPath(uid types.UID, name string, attempt int) string
+	// Exec runs a command in the running attempt of a container and
+	// returns its exit code.
+	Exec(ctx context.Context, uid types.UID, name string, req ExecRequest) (int, error)
+	// Pods lists the UIDs of pods with anything left in the runtime.
+	Pods(ctx context.Context) ([]types.UID, error)
+	// Close releases the runtime (it does not stop containers).
+	Close() error
+}
+
+// TermSize is a terminal's size.
+type TermSize struct{ Width, Height uint16 }
+
+// ExecRequest is a command to run in a container with its streams.
+type ExecRequest struct {
+	Cmd    []string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	Resize <-chan TermSize
+}
+
+// ErrNotSupported is returned for operations a runtime cannot do.
+var ErrNotSupported = errors.New("not supported by this runtime")
+
+// Notifier is told when something about a pod changed in the runtime (a
+// container exited), so its worker syncs at once instead of at the next
+// periodic resync.
+type Notifier func(uid types.UID)

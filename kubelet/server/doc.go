@@ -1,0 +1,10 @@
+// Package server is the agent's HTTPS endpoint on the node's kubelet port
+// (10250 by default), which the API server calls for `kubectl logs`:
+// GET /containerLogs/{namespace}/{pod}/{container} with upstream's query
+// parameters (follow, tailLines, limitBytes, previous), and for `kubectl
+// exec` and `kubectl port-forward`: /exec/... and /portForward/... with the
+// SPDY and WebSocket stream protocols of k8s.io/cri-streaming. Only clients
+// with a
+// certificate signed by the configured client CA (the API server's kubelet
+// client certificate) are served, as with upstream's x509 authentication.
+package server
