@@ -2,8 +2,10 @@ package apiserver
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +15,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	utilnet "k8s.io/apimachinery/pkg/util/net"
 	apimachineryversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/union"
@@ -216,7 +219,12 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	}
 	ipRange, _ := allocator.ParseIPRange(s.cfg.ServiceClusterIPRange)
 	portRange, _ := allocator.ParsePortRange(s.cfg.ServiceNodePortRange)
+	nodes, err := s.nodeTransport()
+	if err != nil {
+		return nil, err
+	}
 	groups, err := registry.BuildAll(registry.Deps{
+		Nodes:       nodes,
 		Typer:       sch,
 		RESTOptions: config.RESTOptionsGetter,
 		Services: &registry.ServiceAllocators{
@@ -306,4 +314,21 @@ func (s *Server) waitReady(ctx context.Context) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// nodeTransport authenticates to node agents with the apiserver-kubelet-client
+// certificate. Node serving certificates are not verified, as upstream does
+// when no --kubelet-certificate-authority is given: node agents serve
+// self-signed certificates.
+func (s *Server) nodeTransport() (registry.NodeTransport, error) {
+	cert, err := tls.LoadX509KeyPair(filepath.Join(s.cfg.pkiDir(), pki.KubeletClientCert), filepath.Join(s.cfg.pkiDir(), pki.KubeletClientKey))
+	if err != nil {
+		return registry.NodeTransport{}, fmt.Errorf("node client certificate: %w", err)
+	}
+	t := utilnet.SetTransportDefaults(&http.Transport{TLSClientConfig: &tls.Config{
+		Certificates:       []tls.Certificate{cert},
+		InsecureSkipVerify: true, //nolint:gosec // see above
+		MinVersion:         tls.VersionTLS12,
+	}})
+	return registry.NodeTransport{Transport: t}, nil
 }

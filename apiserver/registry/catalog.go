@@ -19,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/apiserver/pkg/registry/generic"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 
 	"github.com/kubeseed/kubeseed/apiserver/tables"
@@ -30,6 +31,8 @@ type Deps struct {
 	Typer       runtime.ObjectTyper
 	RESTOptions generic.RESTOptionsGetter
 	Services    *ServiceAllocators
+	// Nodes reaches node agents for pods/log, exec, attach and portforward.
+	Nodes NodeTransport
 }
 
 // Group is one served group version and its storage map.
@@ -273,10 +276,14 @@ func prepareJobCreate(_ context.Context, obj runtime.Object) {
 func BuildAll(d Deps) ([]Group, error) {
 	var groups []Group
 	index := map[schema.GroupVersion]int{}
+	stores := map[string]*genericregistry.Store{}
 	for _, res := range Resources() {
 		s, err := Build(res, d.Typer, d.RESTOptions)
 		if err != nil {
 			return nil, err
+		}
+		if res.GroupVersion.Group == "" {
+			stores[res.Plural] = s.Store
 		}
 		switch res.GroupResource() {
 		case corev1.Resource("pods"):
@@ -303,5 +310,11 @@ func BuildAll(d Deps) ([]Group, error) {
 			groups[i].Storage[k] = v
 		}
 	}
+	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
+	core := groups[index[corev1.SchemeGroupVersion]].Storage
+	core["pods/log"] = &LogREST{proxy: pp}
+	core["pods/exec"] = &streamREST{proxy: pp, path: "exec", options: func() runtime.Object { return &corev1.PodExecOptions{} }}
+	core["pods/attach"] = &streamREST{proxy: pp, path: "attach", options: func() runtime.Object { return &corev1.PodAttachOptions{} }}
+	core["pods/portforward"] = &streamREST{proxy: pp, path: "portForward", options: func() runtime.Object { return &corev1.PodPortForwardOptions{} }}
 	return groups, nil
 }

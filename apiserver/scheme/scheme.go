@@ -81,6 +81,9 @@ func New() (*runtime.Scheme, error) {
 	if err := addFieldLabels(s); err != nil {
 		return nil, err
 	}
+	if err := addParameterConversions(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
