@@ -359,3 +359,39 @@ func TestStatusSubresourceUpdatesOnlyStatus(t *testing.T) {
 		t.Errorf("replicas after scale = %d", ptr.Deref(d.Spec.Replicas, 0))
 	}
 }
+
+func TestNamespaceLifecycle(t *testing.T) {
+	s := server(t)
+	ctx := ctxT(t)
+	if _, err := s.client.CoreV1().Pods("nosuch").Create(ctx, pod("p"), metav1.CreateOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("create in a missing namespace: %v, want NotFound", err)
+	}
+	if err := s.client.CoreV1().Namespaces().Delete(ctx, "default", metav1.DeleteOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("delete default: %v, want Forbidden", err)
+	}
+	if _, err := s.client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "doomed"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A namespace created a moment ago takes content at once.
+	if _, err := s.client.CoreV1().ConfigMaps("doomed").Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.client.CoreV1().Namespaces().Delete(ctx, "doomed", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := s.client.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{})
+	if err != nil || ns.Status.Phase != corev1.NamespaceTerminating || ns.DeletionTimestamp == nil {
+		t.Fatalf("after delete: %+v %v", ns, err)
+	}
+	if _, err := s.client.CoreV1().Pods("doomed").Create(ctx, pod("late"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
+		t.Errorf("create in a terminating namespace: %v, want Forbidden", err)
+	}
+	// The namespace controller's last step: emptying spec.finalizers deletes it.
+	ns.Spec.Finalizers = nil
+	if _, err := s.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.client.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("after finalize: %v, want NotFound", err)
+	}
+}

@@ -282,9 +282,7 @@ func BuildAll(d Deps) ([]Group, error) {
 		if err != nil {
 			return nil, err
 		}
-		if res.GroupVersion.Group == "" {
-			stores[res.Plural] = s.Store
-		}
+		stores[res.GroupResource().String()] = s.Store
 		switch res.GroupResource() {
 		case corev1.Resource("pods"):
 			b := &BindingREST{store: s.Store}
@@ -308,6 +306,11 @@ func BuildAll(d Deps) ([]Group, error) {
 		}
 		for k, v := range s.Map {
 			groups[i].Storage[k] = v
+		}
+	}
+	for _, res := range Resources() {
+		if res.Namespaced {
+			requireNamespace(stores[res.GroupResource().String()], stores["namespaces"])
 		}
 	}
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}

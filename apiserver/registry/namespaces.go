@@ -32,6 +32,9 @@ type namespaceStorage struct {
 }
 
 func (n *namespaceStorage) Delete(ctx context.Context, name string, deleteValidation rest.ValidateObjectFunc, options *metav1.DeleteOptions) (runtime.Object, bool, error) {
+	if immortalNamespaces[name] {
+		return nil, false, apierrors.NewForbidden(corev1.Resource("namespaces"), name, fmt.Errorf("this namespace may not be deleted"))
+	}
 	obj, err := n.Get(ctx, name, &metav1.GetOptions{})
 	if err != nil {
 		return nil, false, err
