@@ -8,7 +8,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -393,5 +395,26 @@ func TestNamespaceLifecycle(t *testing.T) {
 	}
 	if _, err := s.client.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
 		t.Errorf("after finalize: %v, want NotFound", err)
+	}
+}
+
+func TestEvictionAndAccessReview(t *testing.T) {
+	s := server(t)
+	ctx := ctxT(t)
+	pods := s.client.CoreV1().Pods("default")
+	if _, err := pods.Create(ctx, pod("evicted"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := pods.EvictV1(ctx, &policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "evicted", Namespace: "default"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := pods.Get(ctx, "evicted", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("evicted pod: %v, want NotFound", err)
+	}
+	review, err := s.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+		Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: &authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Namespace: "default"}},
+	}, metav1.CreateOptions{})
+	if err != nil || !review.Status.Allowed {
+		t.Errorf("access review: %+v %v", review, err)
 	}
 }

@@ -123,6 +123,9 @@ func TestStockKubectl(t *testing.T) {
 				t.Errorf("re-apply:\n%s", out)
 			}
 			k(echoManifest, "apply", "--server-side", "--force-conflicts", "-f", "-")
+			if out := k("", "auth", "can-i", "create", "deployments"); strings.TrimSpace(out) != "yes" {
+				t.Errorf("auth can-i: %q", out)
+			}
 			k("", "scale", "deployment", "echo", "--replicas=2")
 			if out := k("", "get", "deploy", "echo", "-o", "jsonpath={.spec.replicas}"); out != "2" {
 				t.Errorf("replicas after scale = %q", out)

@@ -225,6 +225,7 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	}
 	groups, err := registry.BuildAll(registry.Deps{
 		Nodes:       nodes,
+		Authorizer:  config.Authorization.Authorizer,
 		Typer:       sch,
 		RESTOptions: config.RESTOptionsGetter,
 		Services: &registry.ServiceAllocators{

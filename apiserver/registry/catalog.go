@@ -7,17 +7,20 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/registry/generic"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
@@ -33,6 +36,8 @@ type Deps struct {
 	Services    *ServiceAllocators
 	// Nodes reaches node agents for pods/log, exec, attach and portforward.
 	Nodes NodeTransport
+	// Authorizer answers self subject access reviews.
+	Authorizer authorizer.Authorizer
 }
 
 // Group is one served group version and its storage map.
@@ -201,6 +206,10 @@ func Resources() []*Resource {
 		{GroupVersion: eventsv1.SchemeGroupVersion, Plural: "events", Singular: "event", Kind: "Event", Namespaced: true, AllowCreateOnUpdate: true,
 			New: func() runtime.Object { return &eventsv1.Event{} }, NewList: func() runtime.Object { return &eventsv1.EventList{} },
 			ShortNames: []string{"ev"}, TTL: time.Hour, Table: tables.EventsV1, Fields: eventsV1Fields},
+		{GroupVersion: policyv1.SchemeGroupVersion, Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
+			Namespaced: true, Status: true, ShortNames: []string{"pdb"},
+			New:     func() runtime.Object { return &policyv1.PodDisruptionBudget{} },
+			NewList: func() runtime.Object { return &policyv1.PodDisruptionBudgetList{} }},
 		{GroupVersion: autoscalingv1.SchemeGroupVersion, Plural: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Kind: "HorizontalPodAutoscaler",
 			Namespaced: true, Status: true, ShortNames: []string{"hpa"}, Categories: []string{"all"},
 			New:     func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscaler{} },
@@ -316,6 +325,12 @@ func BuildAll(d Deps) ([]Group, error) {
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}
+	core["pods/eviction"] = &EvictionREST{pods: stores["pods"]}
+	if d.Authorizer != nil {
+		groups = append(groups, Group{GroupVersion: authorizationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
+			"selfsubjectaccessreviews": &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
+		}})
+	}
 	core["pods/exec"] = &streamREST{proxy: pp, path: "exec", options: func() runtime.Object { return &corev1.PodExecOptions{} }}
 	core["pods/attach"] = &streamREST{proxy: pp, path: "attach", options: func() runtime.Object { return &corev1.PodAttachOptions{} }}
 	core["pods/portforward"] = &streamREST{proxy: pp, path: "portForward", options: func() runtime.Object { return &corev1.PodPortForwardOptions{} }}

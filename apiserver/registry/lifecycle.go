@@ -38,12 +38,9 @@ func requireNamespace(store *genericregistry.Store, namespaces *genericregistry.
 
 func namespaceAccepts(ctx context.Context, namespaces *genericregistry.Store, name string) error {
 	nsCtx := genericapirequest.WithNamespace(ctx, "")
-	// The watch cache answers almost always; a miss is confirmed against etcd
-	// so a namespace created a moment ago is found.
-	obj, err := namespaces.Get(nsCtx, name, &metav1.GetOptions{ResourceVersion: "0"})
-	if apierrors.IsNotFound(err) {
-		obj, err = namespaces.Get(nsCtx, name, &metav1.GetOptions{})
-	}
+	// A consistent read, not the watch cache: a namespace created or deleted a
+	// moment ago must be seen as it is now.
+	obj, err := namespaces.Get(nsCtx, name, &metav1.GetOptions{})
 	if err != nil {
 		return err
 	}

@@ -5,12 +5,14 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -28,6 +30,8 @@ var GroupVersions = []schema.GroupVersion{
 	coordinationv1.SchemeGroupVersion,
 	discoveryv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
+	policyv1.SchemeGroupVersion,
+	authorizationv1.SchemeGroupVersion,
 }
 
 var addToScheme = []func(*runtime.Scheme) error{
@@ -38,6 +42,8 @@ var addToScheme = []func(*runtime.Scheme) error{
 	coordinationv1.AddToScheme,
 	discoveryv1.AddToScheme,
 	eventsv1.AddToScheme,
+	policyv1.AddToScheme,
+	authorizationv1.AddToScheme,
 }
 
 // External returns a scheme with only the external types. The OpenAPI
