@@ -4,3 +4,5 @@
 // explain, client-side validation) and run server-side apply. Regenerate with
 // hack/update-openapi.sh; do not edit zz_generated.openapi.go.
 package openapi
+
+//go:generate ../../hack/update-openapi.sh
