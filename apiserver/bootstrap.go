@@ -3,6 +3,7 @@ package apiserver
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
+
+	"github.com/kubeseed/kubeseed/apiserver/registry"
 )
 
 // SystemNamespaces exist on every cluster from the start.
@@ -24,6 +27,7 @@ type bootstrap struct {
 	kubernetesIP string
 	endpointIP   string
 	port         int
+	allocators   *registry.ServiceAllocators
 	done         chan struct{}
 }
 
@@ -84,6 +88,9 @@ func (b *bootstrap) ensure(ctx context.Context, client kubernetes.Interface) err
 		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{b.endpointIP}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
 		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(int32(b.port)), Protocol: ptr.To(corev1.ProtocolTCP)}},
 	}
+	if err := b.repair(ctx, client); err != nil {
+		return fmt.Errorf("repairing service allocations: %w", err)
+	}
 	slices := client.DiscoveryV1().EndpointSlices(metav1.NamespaceDefault)
 	if err := apply(ctx, slice, slices.Get, slices.Create, slices.Update, func(cur, want *discoveryv1.EndpointSlice) {
 		cur.Endpoints, cur.Ports, cur.Labels, cur.AddressType = want.Endpoints, want.Ports, want.Labels, want.AddressType
@@ -111,4 +118,20 @@ func apply[T interface{ GetName() string }](ctx context.Context, want T,
 	copyInto(cur, want)
 	_, err = update(ctx, cur, metav1.UpdateOptions{})
 	return err
+}
+
+// repair frees cluster IPs and node ports that no service holds.
+func (b *bootstrap) repair(ctx context.Context, client kubernetes.Interface) error {
+	if b.allocators == nil {
+		return nil
+	}
+	list, err := client.CoreV1().Services(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	rev, err := strconv.ParseInt(list.ResourceVersion, 10, 64)
+	if err != nil {
+		return fmt.Errorf("service list resourceVersion %q: %w", list.ResourceVersion, err)
+	}
+	return b.allocators.Repair(ctx, list.Items, rev)
 }

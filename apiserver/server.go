@@ -223,15 +223,16 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	if err != nil {
 		return nil, err
 	}
+	allocators := &registry.ServiceAllocators{
+		IPs:   &allocator.Allocator{Range: ipRange, Client: etcdClient, Prefix: "/registry/kubeseed/serviceips/"},
+		Ports: &allocator.Allocator{Range: portRange, Client: etcdClient, Prefix: "/registry/kubeseed/servicenodeports/"},
+	}
 	groups, err := registry.BuildAll(registry.Deps{
 		Nodes:       nodes,
 		Authorizer:  config.Authorization.Authorizer,
 		Typer:       sch,
 		RESTOptions: config.RESTOptionsGetter,
-		Services: &registry.ServiceAllocators{
-			IPs:   &allocator.Allocator{Range: ipRange, Client: etcdClient, Prefix: "/registry/kubeseed/serviceips/"},
-			Ports: &allocator.Allocator{Range: portRange, Client: etcdClient, Prefix: "/registry/kubeseed/servicenodeports/"},
-		},
+		Services:    allocators,
 	})
 	if err != nil {
 		return nil, err
@@ -239,7 +240,7 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	if err := install(server, groups, sch, codecs); err != nil {
 		return nil, err
 	}
-	b := &bootstrap{kubernetesIP: ipRange.FirstIP(), endpointIP: s.cfg.AdvertiseAddress, port: s.cfg.SecurePort, done: make(chan struct{})}
+	b := &bootstrap{kubernetesIP: ipRange.FirstIP(), endpointIP: s.cfg.AdvertiseAddress, port: s.cfg.SecurePort, allocators: allocators, done: make(chan struct{})}
 	s.bootstrapped, s.loopback = b.done, config.LoopbackClientConfig
 	if err := server.AddPostStartHook("kubeseed-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
 		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path"
+	"sort"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
@@ -86,17 +87,37 @@ func (a *Allocator) Release(ctx context.Context, v string) error {
 	return nil
 }
 
-// Owners returns every allocated value and its owner.
-func (a *Allocator) Owners(ctx context.Context) (map[string]string, error) {
+// Claim is one allocation: who holds it and the etcd revision that wrote it.
+type Claim struct {
+	Owner    string
+	Revision int64
+}
+
+// Claims returns every allocated value.
+func (a *Allocator) Claims(ctx context.Context) (map[string]Claim, error) {
 	resp, err := a.Client.Get(ctx, a.Prefix, clientv3.WithPrefix())
 	if err != nil {
 		return nil, fmt.Errorf("listing allocations under %s: %w", a.Prefix, err)
 	}
-	out := make(map[string]string, len(resp.Kvs))
+	out := make(map[string]Claim, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
-		out[path.Base(string(kv.Key))] = string(kv.Value)
+		out[path.Base(string(kv.Key))] = Claim{Owner: string(kv.Value), Revision: kv.ModRevision}
 	}
 	return out, nil
+}
+
+// Leaked returns the claimed values no object uses: claims written at or
+// before revision (when inUse was read) whose value is not in inUse. Later
+// claims may belong to creates still in flight and are left alone.
+func Leaked(claims map[string]Claim, inUse map[string]bool, revision int64) []string {
+	var out []string
+	for v, c := range claims {
+		if c.Revision <= revision && !inUse[v] {
+			out = append(out, v)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 func (a *Allocator) used(ctx context.Context) (map[int]bool, error) {

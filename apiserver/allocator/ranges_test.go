@@ -87,3 +87,17 @@ func TestPick(t *testing.T) {
 		t.Errorf("dynamic pick %d fell into the static band", i)
 	}
 }
+
+func TestLeaked(t *testing.T) {
+	claims := map[string]Claim{
+		"10.96.0.1":  {Owner: "default/kubernetes", Revision: 5},
+		"10.96.1.7":  {Owner: "default/gone", Revision: 8},
+		"10.96.1.9":  {Owner: "default/inflight", Revision: 12},
+		"10.96.1.10": {Owner: "default/kept", Revision: 9},
+	}
+	inUse := map[string]bool{"10.96.0.1": true, "10.96.1.10": true}
+	got := Leaked(claims, inUse, 10)
+	if len(got) != 1 || got[0] != "10.96.1.7" {
+		t.Errorf("Leaked = %v, want [10.96.1.7]", got)
+	}
+}

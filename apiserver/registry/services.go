@@ -250,3 +250,36 @@ func (a *ServiceAllocators) allocate(ctx context.Context, svc, old *corev1.Servi
 	}
 	return nil
 }
+
+// Repair releases allocations no service holds, e.g. after the process died
+// between claiming a value and storing the service. services must have been
+// listed at etcd revision rev.
+func (a *ServiceAllocators) Repair(ctx context.Context, services []corev1.Service, rev int64) error {
+	ips, ports := map[string]bool{}, map[string]bool{}
+	for i := range services {
+		if hasClusterIP(&services[i]) {
+			ips[services[i].Spec.ClusterIP] = true
+		}
+		for _, p := range services[i].Spec.Ports {
+			if p.NodePort != 0 {
+				ports[strconv.Itoa(int(p.NodePort))] = true
+			}
+		}
+	}
+	for _, x := range []struct {
+		alloc *allocator.Allocator
+		inUse map[string]bool
+	}{{a.IPs, ips}, {a.Ports, ports}} {
+		claims, err := x.alloc.Claims(ctx)
+		if err != nil {
+			return err
+		}
+		for _, v := range allocator.Leaked(claims, x.inUse, rev) {
+			klog.FromContext(ctx).Info("Releasing leaked service allocation", "value", v, "owner", claims[v].Owner)
+			if err := x.alloc.Release(ctx, v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
