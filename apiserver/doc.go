@@ -1,3 +1,13 @@
 // Package apiserver serves the standard Kubernetes API groups from k8s.io/api
 // types on k8s.io/apiserver, stored in etcd (embedded or external).
+//
+// New(Config) checks the configuration and creates the PKI and
+// DataDir/admin.kubeconfig; Run starts etcd (unless external servers are
+// given), serves HTTPS until its context ends and then stops both; Ready is
+// closed once /readyz passes and the system namespaces and the kubernetes
+// service exist. The pieces live in sub-packages: scheme (types, defaulting
+// hooks, field selectors), defaults and validation (upstream's values and
+// checks), registry (etcd-backed storage, subresources, service IP and node
+// port allocation, node proxying), tables (kubectl get columns), openapi
+// (generated definitions), pki and etcd.
 package apiserver

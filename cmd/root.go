@@ -25,7 +25,7 @@ containerd. Stock kubectl talks to it.`,
 	root.AddCommand(
 		newVersionCommand(),
 		newPendingCommand("up", "Run a whole cluster in this process (etcd, API server, controllers, node agent)", 8),
-		newPendingCommand("apiserver", "Run the Kubernetes API server with embedded or external etcd", 3),
+		newAPIServerCommand(),
 		newControllersCommand(),
 		newKubeletCommand(),
 	)

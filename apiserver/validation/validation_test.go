@@ -1,0 +1,98 @@
+package validation
+
+import (
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+)
+
+func fields(errs field.ErrorList) []string {
+	var out []string
+	for _, e := range errs {
+		out = append(out, e.Field)
+	}
+	return out
+}
+
+func goodPodSpec() corev1.PodSpec {
+	return corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyAlways, DNSPolicy: corev1.DNSClusterFirst,
+		Containers: []corev1.Container{{Name: "c", Image: "busybox", Ports: []corev1.ContainerPort{{ContainerPort: 80, Protocol: corev1.ProtocolTCP}}}},
+	}
+}
+
+func TestPodSpec(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		mutate func(*corev1.PodSpec)
+		want   []string
+	}{
+		{"valid", func(*corev1.PodSpec) {}, nil},
+		{"no containers", func(s *corev1.PodSpec) { s.Containers = nil }, []string{"spec.containers"}},
+		{"no name", func(s *corev1.PodSpec) { s.Containers[0].Name = "" }, []string{"spec.containers[0].name"}},
+		{"no image", func(s *corev1.PodSpec) { s.Containers[0].Image = "" }, []string{"spec.containers[0].image"}},
+		{"duplicate name", func(s *corev1.PodSpec) { s.Containers = append(s.Containers, s.Containers[0]) }, []string{"spec.containers[1].name"}},
+		{"bad port", func(s *corev1.PodSpec) { s.Containers[0].Ports[0].ContainerPort = 70000 }, []string{"spec.containers[0].ports[0].containerPort"}},
+		{"unknown volume", func(s *corev1.PodSpec) {
+			s.Containers[0].VolumeMounts = []corev1.VolumeMount{{Name: "nope", MountPath: "/x"}}
+		}, []string{"spec.containers[0].volumeMounts[0].name"}},
+		{"bad restart policy", func(s *corev1.PodSpec) { s.RestartPolicy = "Sometimes" }, []string{"spec.restartPolicy"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := goodPodSpec()
+			tc.mutate(&s)
+			got := fields(PodSpec(&s, field.NewPath("spec")))
+			if len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+				t.Errorf("errors on %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDeploymentSelector(t *testing.T) {
+	d := &appsv1.Deployment{Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "a"}},
+		Strategy: appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"app": "a"}}, Spec: goodPodSpec()},
+	}}
+	if errs := Deployment(d); len(errs) != 0 {
+		t.Fatalf("valid deployment: %v", errs)
+	}
+	bad := d.DeepCopy()
+	bad.Spec.Template.Labels["app"] = "b"
+	if got := fields(Deployment(bad)); len(got) != 1 || got[0] != "spec.template.metadata.labels" {
+		t.Errorf("mismatch errors on %v", got)
+	}
+	bad = d.DeepCopy()
+	bad.Spec.Selector = nil
+	if got := fields(Deployment(bad)); len(got) != 1 || got[0] != "spec.selector" {
+		t.Errorf("missing selector errors on %v", got)
+	}
+	moved := d.DeepCopy()
+	moved.Spec.Selector.MatchLabels["app"] = "z"
+	if got := fields(DeploymentUpdate(moved, d)); len(got) != 1 || got[0] != "spec.selector" {
+		t.Errorf("selector change errors on %v", got)
+	}
+	never := d.DeepCopy()
+	never.Spec.Template.Spec.RestartPolicy = corev1.RestartPolicyNever
+	if got := fields(Deployment(never)); len(got) != 1 || got[0] != "spec.template.spec.restartPolicy" {
+		t.Errorf("restartPolicy Never errors on %v", got)
+	}
+}
+
+func TestPodUpdateImmutability(t *testing.T) {
+	old := &corev1.Pod{Spec: goodPodSpec()}
+	img := old.DeepCopy()
+	img.Spec.Containers[0].Image = "busybox:2"
+	if errs := PodUpdate(img, old); len(errs) != 0 {
+		t.Errorf("image change rejected: %v", errs)
+	}
+	port := old.DeepCopy()
+	port.Spec.Containers[0].Ports[0].ContainerPort = 81
+	if got := fields(PodUpdate(port, old)); len(got) != 1 || got[0] != "spec" {
+		t.Errorf("port change errors on %v", got)
+	}
+}
