@@ -127,10 +127,10 @@ func Resources() []*Resource {
 				})
 		}),
 		with(core("persistentvolumeclaims", "persistentvolumeclaim", "PersistentVolumeClaim", func() runtime.Object { return &corev1.PersistentVolumeClaim{} }, func() runtime.Object { return &corev1.PersistentVolumeClaimList{} }), func(r *Resource) {
-			r.Status, r.ShortNames = true, []string{"pvc"}
+			r.Status, r.ShortNames, r.Table = true, []string{"pvc"}, tables.PersistentVolumeClaims
 		}),
 		with(core("resourcequotas", "resourcequota", "ResourceQuota", func() runtime.Object { return &corev1.ResourceQuota{} }, func() runtime.Object { return &corev1.ResourceQuotaList{} }), func(r *Resource) {
-			r.Status, r.ShortNames = true, []string{"quota"}
+			r.Status, r.ShortNames, r.Table = true, []string{"quota"}, tables.ResourceQuotas
 		}),
 		with(core("limitranges", "limitrange", "LimitRange", func() runtime.Object { return &corev1.LimitRange{} }, func() runtime.Object { return &corev1.LimitRangeList{} }), func(r *Resource) {
 			r.ShortNames = []string{"limits"}
@@ -151,7 +151,7 @@ func Resources() []*Resource {
 			r.Table = tables.Nodes
 		}),
 		with(core("persistentvolumes", "persistentvolume", "PersistentVolume", func() runtime.Object { return &corev1.PersistentVolume{} }, func() runtime.Object { return &corev1.PersistentVolumeList{} }), func(r *Resource) {
-			r.Namespaced, r.Status, r.ShortNames = false, true, []string{"pv"}
+			r.Namespaced, r.Status, r.ShortNames, r.Table = false, true, []string{"pv"}, tables.PersistentVolumes
 		}),
 
 		{GroupVersion: apps, Plural: "deployments", Singular: "deployment", Kind: "Deployment", Namespaced: true, Status: true,
@@ -207,11 +207,11 @@ func Resources() []*Resource {
 			New: func() runtime.Object { return &eventsv1.Event{} }, NewList: func() runtime.Object { return &eventsv1.EventList{} },
 			ShortNames: []string{"ev"}, TTL: time.Hour, Table: tables.EventsV1, Fields: eventsV1Fields},
 		{GroupVersion: policyv1.SchemeGroupVersion, Plural: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget",
-			Namespaced: true, Status: true, ShortNames: []string{"pdb"},
+			Namespaced: true, Status: true, ShortNames: []string{"pdb"}, Table: tables.PodDisruptionBudgets,
 			New:     func() runtime.Object { return &policyv1.PodDisruptionBudget{} },
 			NewList: func() runtime.Object { return &policyv1.PodDisruptionBudgetList{} }},
 		{GroupVersion: autoscalingv1.SchemeGroupVersion, Plural: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Kind: "HorizontalPodAutoscaler",
-			Namespaced: true, Status: true, ShortNames: []string{"hpa"}, Categories: []string{"all"},
+			Namespaced: true, Status: true, ShortNames: []string{"hpa"}, Categories: []string{"all"}, Table: tables.HorizontalPodAutoscalers,
 			New:     func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscaler{} },
 			NewList: func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscalerList{} }},
 	}
