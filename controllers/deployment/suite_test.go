@@ -398,3 +398,27 @@ func TestProportionalScalingDuringRollout(t *testing.T) {
 		return o == 11 && n == 7, fmt.Sprintf("old %d new %d", o, n)
 	})
 }
+
+func TestProgressDeadlineExceeded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	// No kubelet: the pods never get ready.
+	d := newDeployment(ns, 2, "busybox:1.35")
+	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](2)
+	if err := suite.Client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, 20*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
+		got := getDeployment(ctx, t, d)
+		p := condition(got, appsv1.DeploymentProgressing)
+		a := condition(got, appsv1.DeploymentAvailable)
+		return p != nil && p.Status == corev1.ConditionFalse && p.Reason == "ProgressDeadlineExceeded" &&
+				strings.HasSuffix(p.Message, "has timed out progressing.") && a != nil && a.Reason == "MinimumReplicasUnavailable",
+			fmt.Sprintf("%+v", got.Status.Conditions)
+	})
+	out, err := suite.RunKubectl(ctx, "-n", ns, "rollout", "status", "deployment/echo", "--timeout=10s")
+	if err == nil || !strings.Contains(out, "exceeded its progress deadline") {
+		t.Errorf("kubectl rollout status should fail on the deadline: %v\n%s", err, out)
+	}
+}
