@@ -335,3 +335,90 @@ func TestPausedAndHistoryLimit(t *testing.T) {
 		return len(revs) == 2, fmt.Sprint(revs)
 	})
 }
+
+// The documented proportional scaling example: 10 replicas, maxSurge 3,
+// maxUnavailable 2, a rollout stuck on an image that never gets ready, then
+// a scale to 15 spreads the 5 new replicas 3 to the old set, 2 to the new.
+func TestProportionalScalingDuringRollout(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	// A kubelet under which only the old image ever becomes ready.
+	go func() {
+		for ctx.Err() == nil {
+			time.Sleep(50 * time.Millisecond)
+			var pods corev1.PodList
+			if err := suite.Client.List(ctx, &pods, client.InNamespace(ns)); err != nil {
+				continue
+			}
+			for i := range pods.Items {
+				p := &pods.Items[i]
+				if p.DeletionTimestamp != nil {
+					_ = suite.Client.Delete(ctx, p, client.GracePeriodSeconds(0))
+					continue
+				}
+				if p.Spec.Containers[0].Image == "busybox:1.35" && p.Status.Phase != corev1.PodRunning {
+					_ = suite.MarkReady(ctx, p, "node-1")
+				}
+			}
+		}
+	}()
+	d := newDeployment(ns, 10, "busybox:1.35")
+	d.Spec.Strategy.RollingUpdate = &appsv1.RollingUpdateDeployment{
+		MaxSurge: ptr.To(intstr.FromInt32(3)), MaxUnavailable: ptr.To(intstr.FromInt32(2)),
+	}
+	if err := suite.Client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	waitRolledOut(ctx, t, d, 40*time.Second)
+	setImage(ctx, t, d, "busybox:does-not-start", "bad")
+	sizes := func() (int32, int32) {
+		var oldN, newN int32
+		for _, rs := range sets(ctx, t, ns) {
+			if rs.Spec.Template.Spec.Containers[0].Image == "busybox:1.35" {
+				oldN = *rs.Spec.Replicas
+			} else {
+				newN = *rs.Spec.Replicas
+			}
+		}
+		return oldN, newN
+	}
+	controllertest.Eventually(t, 30*time.Second, "rollout stuck at 8 old + 5 new", func() (bool, string) {
+		o, n := sizes()
+		return o == 8 && n == 5, fmt.Sprintf("old %d new %d", o, n)
+	})
+	cur := getDeployment(ctx, t, d)
+	patch := client.MergeFrom(cur.DeepCopy())
+	cur.Spec.Replicas = ptr.To[int32](15)
+	if err := suite.Client.Patch(ctx, cur, patch); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, 30*time.Second, "scaled proportionally to 11 old + 7 new", func() (bool, string) {
+		o, n := sizes()
+		return o == 11 && n == 7, fmt.Sprintf("old %d new %d", o, n)
+	})
+}
+
+func TestProgressDeadlineExceeded(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	ns := suite.Namespace(t)
+	// No kubelet: the pods never get ready.
+	d := newDeployment(ns, 2, "busybox:1.35")
+	d.Spec.ProgressDeadlineSeconds = ptr.To[int32](2)
+	if err := suite.Client.Create(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	controllertest.Eventually(t, 20*time.Second, "ProgressDeadlineExceeded", func() (bool, string) {
+		got := getDeployment(ctx, t, d)
+		p := condition(got, appsv1.DeploymentProgressing)
+		a := condition(got, appsv1.DeploymentAvailable)
+		return p != nil && p.Status == corev1.ConditionFalse && p.Reason == "ProgressDeadlineExceeded" &&
+				strings.HasSuffix(p.Message, "has timed out progressing.") && a != nil && a.Reason == "MinimumReplicasUnavailable",
+			fmt.Sprintf("%+v", got.Status.Conditions)
+	})
+	out, err := suite.RunKubectl(ctx, "-n", ns, "rollout", "status", "deployment/echo", "--timeout=10s")
+	if err == nil || !strings.Contains(out, "exceeded its progress deadline") {
+		t.Errorf("kubectl rollout status should fail on the deadline: %v\n%s", err, out)
+	}
+}

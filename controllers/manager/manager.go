@@ -10,7 +10,9 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 )
@@ -75,6 +77,9 @@ func New(cfg Config) (*Manager, error) {
 		LeaderElection:          cfg.LeaderElection,
 		LeaderElectionID:        "kubeseed-controllers",
 		LeaderElectionNamespace: ns,
+		// Controller names are unique per manager, not per process, so that
+		// tests and `kubeseed up` may run several managers side by side.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating controller manager: %w", err)
