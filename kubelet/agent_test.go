@@ -793,6 +793,44 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		}
 	})
 
+	t.Run("kubectl attach to a container with stdin", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "interactive"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox", Stdin: true, StdinOnce: true,
+				Command: []string{"sh", "-c", "read line; echo got $line"}}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "interactive pod Running", podRunningReady(ns, "interactive"))
+		cmd := kubectlCommand(t)("attach", "-i", "-n", ns, "interactive", "-c", "c")
+		cmd.Stdin = strings.NewReader("hello\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "got hello") {
+			p, _ := getPod(ns, "interactive")
+			logs, _ := client.CoreV1().Pods(ns).GetLogs("interactive", &corev1.PodLogOptions{}).DoRaw(ctx)
+			t.Errorf("kubectl attach: %q, %v; container status %+v; log %q", out, err, p.Status.ContainerStatuses, logs)
+		}
+		eventually(t, 20*time.Second, "interactive pod Succeeded after its input ended", func() (bool, error) {
+			p, err := getPod(ns, "interactive")
+			return err == nil && p.Status.Phase == corev1.PodSucceeded, err
+		})
+	})
+
+	t.Run("kubectl run -i --rm", func(t *testing.T) {
+		cmd := kubectlCommand(t)("run", "-i", "--rm", "--restart=Never", "debug", "--image=busybox", "-n", ns,
+			`--overrides={"spec":{"nodeName":"ctr-node"}}`, "--", "sh")
+		cmd.Stdin = strings.NewReader("echo hi from $HOSTNAME\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "hi from debug") {
+			t.Errorf("kubectl run -i --rm: %q, %v", out, err)
+		}
+		eventually(t, 30*time.Second, "debug pod removed by --rm", func() (bool, error) {
+			_, err := getPod(ns, "debug")
+			return apierrors.IsNotFound(err), err
+		})
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",
