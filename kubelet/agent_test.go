@@ -256,6 +256,10 @@ func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
 			_ = exec.Command("umount", "-l", p).Run()
 		}
 		_ = exec.Command("ip", "link", "del", bridge).Run()
+		pods, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/pod*")
+		for _, d := range pods {
+			_ = os.Remove(d)
+		}
 		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
 		for _, d := range dirs {
 			_ = os.Remove(d)
@@ -267,7 +271,7 @@ func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
 
 // deleteAllPods deletes every pod of ns and waits until the agent removed
 // them, so no container outlives the test.
-func deleteAllPods(t *testing.T, ns string) {
+func deleteAllPods(t *testing.T, ns string, rootDir string) {
 	ctx := context.Background()
 	_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](1)}, metav1.ListOptions{})
 	eventually(t, 60*time.Second, "pods of "+ns+" removed by the agent", func() (bool, error) {
@@ -276,6 +280,12 @@ func deleteAllPods(t *testing.T, ns string) {
 			return false, err
 		}
 		return len(l.Items) == 0, fmt.Errorf("%d pods left", len(l.Items))
+	})
+	// Finished pods vanish from the API at once; wait for the agent to
+	// have removed them from the node too (their directory goes last).
+	eventually(t, 30*time.Second, "pod directories removed", func() (bool, error) {
+		dirs, _ := filepath.Glob(filepath.Join(rootDir, "pods", "*"))
+		return len(dirs) == 0, fmt.Errorf("left: %v", dirs)
 	})
 }
 
@@ -339,7 +349,7 @@ func TestContainerdNodeAndPods(t *testing.T) {
 	createNamespace(t, ns)
 	h := startAgent(t, cfg)
 	defer h.stop(t)
-	defer deleteAllPods(t, ns)
+	defer deleteAllPods(t, ns, cfg.RootDir)
 	ctx := context.Background()
 
 	t.Run("node registers Ready with a Lease", func(t *testing.T) {
@@ -911,7 +921,7 @@ func TestAgentRestartKeepsContainers(t *testing.T) {
 
 	h = startAgent(t, cfg)
 	defer h.stop(t)
-	defer deleteAllPods(t, ns)
+	defer deleteAllPods(t, ns, cfg.RootDir)
 	// Give the new agent several syncs to (wrongly) restart anything.
 	time.Sleep(5 * time.Second)
 	eventually(t, 20*time.Second, "pod Running after restart", podRunningReady(ns, "web"))
