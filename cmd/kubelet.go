@@ -53,7 +53,7 @@ on the CNI bridge. --runtime simulated runs no containers (for scale tests).`,
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", kubelet.DefaultClusterDNS, "address of the cluster DNS service")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", kubelet.DefaultClusterDomain, "cluster DNS domain")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "InternalIP of the node (default: detected)")
-	f.StringVar(&cfg.ServerAddress, "address", ":10250", "address of the node's HTTPS endpoint (container logs)")
+	f.StringVar(&cfg.ServerAddress, "address", ":10250", "address of the node's HTTPS endpoint (logs, exec, attach, port-forward)")
 	f.StringVar(&clientCAFile, "client-ca-file", "", "CA bundle of the API server's kubelet client certificate (without it, no HTTPS endpoint)")
 	_ = c.MarkFlagRequired("node-name")
 	return c

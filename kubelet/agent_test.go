@@ -256,6 +256,10 @@ func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
 			_ = exec.Command("umount", "-l", p).Run()
 		}
 		_ = exec.Command("ip", "link", "del", bridge).Run()
+		pods, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent + "/pod*")
+		for _, d := range pods {
+			_ = os.Remove(d)
+		}
 		dirs, _ := filepath.Glob("/sys/fs/cgroup/*" + cgroupParent)
 		for _, d := range dirs {
 			_ = os.Remove(d)
@@ -267,7 +271,7 @@ func rootAgentConfig(t *testing.T, node, bridge, cidr string) kubelet.Config {
 
 // deleteAllPods deletes every pod of ns and waits until the agent removed
 // them, so no container outlives the test.
-func deleteAllPods(t *testing.T, ns string) {
+func deleteAllPods(t *testing.T, ns string, rootDir string) {
 	ctx := context.Background()
 	_ = client.CoreV1().Pods(ns).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](1)}, metav1.ListOptions{})
 	eventually(t, 60*time.Second, "pods of "+ns+" removed by the agent", func() (bool, error) {
@@ -276,6 +280,12 @@ func deleteAllPods(t *testing.T, ns string) {
 			return false, err
 		}
 		return len(l.Items) == 0, fmt.Errorf("%d pods left", len(l.Items))
+	})
+	// Finished pods vanish from the API at once; wait for the agent to
+	// have removed them from the node too (their directory goes last).
+	eventually(t, 30*time.Second, "pod directories removed", func() (bool, error) {
+		dirs, _ := filepath.Glob(filepath.Join(rootDir, "pods", "*"))
+		return len(dirs) == 0, fmt.Errorf("left: %v", dirs)
 	})
 }
 
@@ -339,7 +349,7 @@ func TestContainerdNodeAndPods(t *testing.T) {
 	createNamespace(t, ns)
 	h := startAgent(t, cfg)
 	defer h.stop(t)
-	defer deleteAllPods(t, ns)
+	defer deleteAllPods(t, ns, cfg.RootDir)
 	ctx := context.Background()
 
 	t.Run("node registers Ready with a Lease", func(t *testing.T) {
@@ -793,6 +803,44 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		}
 	})
 
+	t.Run("kubectl attach to a container with stdin", func(t *testing.T) {
+		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "interactive"}, Spec: corev1.PodSpec{
+			NodeName: "ctr-node", RestartPolicy: corev1.RestartPolicyNever,
+			Containers: []corev1.Container{{Name: "c", Image: "busybox", Stdin: true, StdinOnce: true,
+				Command: []string{"sh", "-c", "read line; echo got $line"}}},
+		}}
+		if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 30*time.Second, "interactive pod Running", podRunningReady(ns, "interactive"))
+		cmd := kubectlCommand(t)("attach", "-i", "-n", ns, "interactive", "-c", "c")
+		cmd.Stdin = strings.NewReader("hello\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "got hello") {
+			p, _ := getPod(ns, "interactive")
+			logs, _ := client.CoreV1().Pods(ns).GetLogs("interactive", &corev1.PodLogOptions{}).DoRaw(ctx)
+			t.Errorf("kubectl attach: %q, %v; container status %+v; log %q", out, err, p.Status.ContainerStatuses, logs)
+		}
+		eventually(t, 20*time.Second, "interactive pod Succeeded after its input ended", func() (bool, error) {
+			p, err := getPod(ns, "interactive")
+			return err == nil && p.Status.Phase == corev1.PodSucceeded, err
+		})
+	})
+
+	t.Run("kubectl run -i --rm", func(t *testing.T) {
+		cmd := kubectlCommand(t)("run", "-i", "--rm", "--restart=Never", "debug", "--image=busybox", "-n", ns,
+			`--overrides={"spec":{"nodeName":"ctr-node"}}`, "--", "sh")
+		cmd.Stdin = strings.NewReader("echo hi from $HOSTNAME\n")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "hi from debug") {
+			t.Errorf("kubectl run -i --rm: %q, %v", out, err)
+		}
+		eventually(t, 30*time.Second, "debug pod removed by --rm", func() (bool, error) {
+			_, err := getPod(ns, "debug")
+			return apierrors.IsNotFound(err), err
+		})
+	})
+
 	t.Run("a missing image is ErrImagePull", func(t *testing.T) {
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "noimage"}, Spec: corev1.PodSpec{
 			NodeName:   "ctr-node",
@@ -873,7 +921,7 @@ func TestAgentRestartKeepsContainers(t *testing.T) {
 
 	h = startAgent(t, cfg)
 	defer h.stop(t)
-	defer deleteAllPods(t, ns)
+	defer deleteAllPods(t, ns, cfg.RootDir)
 	// Give the new agent several syncs to (wrongly) restart anything.
 	time.Sleep(5 * time.Second)
 	eventually(t, 20*time.Second, "pod Running after restart", podRunningReady(ns, "web"))

@@ -12,7 +12,9 @@
 // behind.
 //
 // Sub-packages: node (registration, lease), podworker (one goroutine per
-// pod), runtime (the interface) with runtime/containerd and
-// runtime/simulated, network (netns and CNI) and images (building and
-// importing OCI image tarballs).
+// pod: admission, init containers, restarts with back-off, probes, hooks,
+// status), runtime (the interface) with runtime/containerd and
+// runtime/simulated, network (netns and CNI, /etc files), volumes, server
+// (the node's HTTPS endpoint for logs, exec, attach and port-forward) and
+// images (building and importing OCI image tarballs).
 package kubelet

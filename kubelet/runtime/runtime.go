@@ -113,6 +113,9 @@ type Runtime interface {
 	// Exec runs a command in the running attempt of a container and
 	// returns its exit code.
 	Exec(ctx context.Context, uid types.UID, name string, req ExecRequest) (int, error)
+	// Attach connects streams to the running attempt of a container started
+	// with stdin or tty, until it exits or the client leaves.
+	Attach(ctx context.Context, uid types.UID, name string, req ExecRequest) error
 	// Pods lists the UIDs of pods with anything left in the runtime.
 	Pods(ctx context.Context) ([]types.UID, error)
 	// Close releases the runtime (it does not stop containers).

@@ -72,6 +72,10 @@ func New(cfg Config) (*Server, error) {
 		mux.HandleFunc("GET "+p, s.exec)
 		mux.HandleFunc("POST "+p, s.exec)
 	}
+	for _, p := range []string{"/attach/{namespace}/{pod}/{container}", "/attach/{namespace}/{pod}/{uid}/{container}"} {
+		mux.HandleFunc("GET "+p, s.attach)
+		mux.HandleFunc("POST "+p, s.attach)
+	}
 	for _, p := range []string{"/portForward/{namespace}/{pod}", "/portForward/{namespace}/{pod}/{uid}"} {
 		mux.HandleFunc("GET "+p, s.portForward)
 		mux.HandleFunc("POST "+p, s.portForward)

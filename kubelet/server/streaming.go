@@ -105,6 +105,62 @@ func (e executor) ExecInContainer(ctx context.Context, _ string, uid string, con
 	return nil
 }
 
+// attach serves /attach/{namespace}/{pod}/{container} (kubectl attach and
+// kubectl run -i).
+func (s *Server) attach(w http.ResponseWriter, r *http.Request) {
+	pod := s.pod(w, r)
+	if pod == nil {
+		return
+	}
+	container := r.PathValue("container")
+	if !hasContainer(pod, container) {
+		httpError(w, http.StatusBadRequest, "container %s is not valid for pod %s", container, pod.Name)
+		return
+	}
+	opts, err := remotecommand.NewOptions(r)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, "%v", err)
+		return
+	}
+	remotecommand.ServeAttach(w, r, attacher{s}, pod.Name, string(pod.UID), container, opts,
+		streamIdleTimeout, streamCreationTimeout, remotecommand.SupportedStreamingProtocols)
+}
+
+type attacher struct{ s *Server }
+
+// AttachContainer implements remotecommand.Attacher.
+func (a attacher) AttachContainer(ctx context.Context, _ string, uid string, container string, in io.Reader, out, errw io.WriteCloser, tty bool, resize <-chan remotecommand.TerminalSize) error {
+	req := kruntime.ExecRequest{TTY: tty, Resize: termSizes(ctx, resize)}
+	if in != nil {
+		req.Stdin = in
+	}
+	if out != nil {
+		req.Stdout = out
+	}
+	if errw != nil {
+		req.Stderr = errw
+	}
+	return a.s.cfg.Runtime.Attach(ctx, types.UID(uid), container, req)
+}
+
+func termSizes(ctx context.Context, resize <-chan remotecommand.TerminalSize) chan kruntime.TermSize {
+	if resize == nil {
+		return nil
+	}
+	sizes := make(chan kruntime.TermSize)
+	go func() {
+		defer close(sizes)
+		for sz := range resize {
+			select {
+			case sizes <- kruntime.TermSize{Width: sz.Width, Height: sz.Height}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return sizes
+}
+
 // portForward serves /portForward/{namespace}/{pod}.
 func (s *Server) portForward(w http.ResponseWriter, r *http.Request) {
 	pod := s.pod(w, r)

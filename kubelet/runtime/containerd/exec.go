@@ -110,7 +110,7 @@ func (e *eofReader) Read(p []byte) (int, error) {
 
 // runningTask finds the task of the latest running attempt of a container.
 func (r *Runtime) runningTask(ctx context.Context, uid types.UID, name string) (containerd.Task, containerd.Container, error) {
-	cs, err := r.client.Containers(ctx, podFilter(uid), fmt.Sprintf("labels.%q==%q", LabelContainerName, name))
+	cs, err := r.client.Containers(ctx, containerFilter(uid, name))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -87,6 +87,7 @@ type Runtime struct {
 	sandboxes map[types.UID]*kruntime.Sandbox
 	watched   map[string]bool
 	oom       map[string]bool
+	attached  map[string]*attachable
 	cancel    context.CancelFunc
 }
 
@@ -101,7 +102,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.ImportDir == "" {
 		cfg.ImportDir = filepath.Join(cfg.RootDir, "images")
 	}
-	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}}
+	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, attached: map[string]*attachable{}}
 	address := cfg.Address
 	if address == "" {
 		d, err := StartDaemon(ctx, cfg.RootDir)
@@ -318,6 +319,13 @@ func podFilter(uid types.UID) string {
 	return fmt.Sprintf("labels.%q==%q", LabelPodUID, string(uid))
 }
 
+// containerFilter selects the attempts of one container of one pod. The
+// conditions go in one filter joined by a comma: containerd ORs separate
+// filter arguments, which would match same-named containers of other pods.
+func containerFilter(uid types.UID, name string) string {
+	return podFilter(uid) + "," + fmt.Sprintf("labels.%q==%q", LabelContainerName, name)
+}
+
 func containerID(uid types.UID, name string, attempt int) string {
 	sum := sha256.Sum256([]byte(string(uid) + "/" + name))
 	if len(name) > 40 {
@@ -420,8 +428,16 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", ctr.Name, err)
 	}
-	task, err := c.NewTask(ctx, cio.LogFile(logPath))
+	ioCreator := cio.LogFile(logPath)
+	if ctr.Stdin || ctr.TTY {
+		if ioCreator, _, err = r.attachableIO(id, logPath, ctr.Stdin, ctr.StdinOnce, ctr.TTY); err != nil {
+			_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
+			return err
+		}
+	}
+	task, err := c.NewTask(ctx, ioCreator)
 	if err != nil {
+		r.forgetAttachable(id)
 		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
 		return fmt.Errorf("creating task of %s: %w", ctr.Name, err)
 	}
@@ -458,6 +474,7 @@ func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitSt
 		r.mu.Lock()
 		delete(r.watched, id)
 		r.mu.Unlock()
+		r.forgetAttachable(id)
 		if r.cfg.Notify != nil {
 			r.cfg.Notify(uid)
 		}
@@ -467,7 +484,7 @@ func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitSt
 // pruneAttempts deletes attempts older than the previous one: the previous
 // attempt stays for lastState and `kubectl logs --previous`.
 func (r *Runtime) pruneAttempts(ctx context.Context, uid types.UID, name string, current int) {
-	cs, err := r.client.Containers(ctx, podFilter(uid), fmt.Sprintf("labels.%q==%q", LabelContainerName, name))
+	cs, err := r.client.Containers(ctx, containerFilter(uid, name))
 	if err != nil {
 		return
 	}
@@ -605,7 +622,7 @@ func runAsNonRootError(pod *corev1.Pod, c *corev1.Container, imageUser string) e
 // StopContainer implements runtime.Runtime.
 func (r *Runtime) StopContainer(ctx context.Context, uid types.UID, name string, grace time.Duration) error {
 	ctx = r.ns(ctx)
-	cs, err := r.client.Containers(ctx, podFilter(uid), fmt.Sprintf("labels.%q==%q", LabelContainerName, name))
+	cs, err := r.client.Containers(ctx, containerFilter(uid, name))
 	if err != nil {
 		return err
 	}

@@ -227,3 +227,8 @@ func (r *Runtime) LogPath(types.UID, string, int) string { return "" }
 func (r *Runtime) Exec(context.Context, types.UID, string, kruntime.ExecRequest) (int, error) {
 	return 0, fmt.Errorf("exec: %w (simulated containers)", kruntime.ErrNotSupported)
 }
+
+// Attach implements runtime.Runtime: there is nothing to attach to.
+func (r *Runtime) Attach(context.Context, types.UID, string, kruntime.ExecRequest) error {
+	return fmt.Errorf("attach: %w (simulated containers)", kruntime.ErrNotSupported)
+}
