@@ -3,13 +3,24 @@ package manager
 import (
 	"testing"
 
-	"k8s.io/client-go/rest"
+	"github.com/kubeseed/kubeseed/test/testenv"
 )
 
 // Two managers with every controller can be built in one process (tests and
 // `kubeseed up` embed them), and the registry names are unique.
 func TestNewTwiceInOneProcess(t *testing.T) {
-	cfg := Config{RestConfig: &rest.Config{Host: "https://127.0.0.1:1"}}
+	// Some controllers index fields at set-up, which needs discovery from a
+	// live API server.
+	env, err := testenv.Upstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := env.Start()
+	if err != nil {
+		t.Fatalf("starting envtest: %v", err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	cfg := Config{RestConfig: rc}
 	for i := 0; i < 2; i++ {
 		if _, err := New(cfg); err != nil {
 			t.Fatalf("manager %d: %v", i, err)
