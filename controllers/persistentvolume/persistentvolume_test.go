@@ -70,6 +70,20 @@ func TestClaimsBindReleaseAndReclaim(t *testing.T) {
 	makeVolume(t, ctx, "pv-1g", "1Gi", corev1.PersistentVolumeReclaimRetain)
 	makeVolume(t, ctx, "pv-5g", "5Gi", corev1.PersistentVolumeReclaimRetain)
 	makeVolume(t, ctx, "pv-10g", "10Gi", corev1.PersistentVolumeReclaimRetain)
+	// As a user would, wait until the volumes are Available: a claim made
+	// before the binder has seen a volume may rightly bind a bigger one.
+	eventually(t, ctx, "volumes available", func() error {
+		for _, name := range []string{"pv-1g", "pv-5g", "pv-10g"} {
+			var pv corev1.PersistentVolume
+			if err := k8sClient.Get(ctx, client.ObjectKey{Name: name}, &pv); err != nil {
+				return err
+			}
+			if pv.Status.Phase != corev1.VolumeAvailable {
+				return fmt.Errorf("%s phase %q", name, pv.Status.Phase)
+			}
+		}
+		return nil
+	})
 
 	// The smallest volume that fits is bound, both ways.
 	data := makeClaim(t, ctx, ns, "data", "3Gi", nil)

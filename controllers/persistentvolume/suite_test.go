@@ -67,14 +67,20 @@ func runSuite(m *testing.M) int {
 // eventually retries check every 100ms until it returns nil or ctx ends.
 func eventually(t *testing.T, ctx context.Context, what string, check func() error) {
 	t.Helper()
-	var err error
+	var last error
 	for {
-		if err = check(); err == nil {
+		err := check()
+		if err == nil {
 			return
+		}
+		// A check cut short by the deadline says nothing; report the last
+		// real reason.
+		if ctx.Err() == nil || last == nil {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, err)
+			t.Fatalf("%s: %v", what, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
