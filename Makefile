@@ -40,7 +40,7 @@ help: ## List every target with a one-line description.
 
 .PHONY: up
 up: deps build ## Install what is missing, build, and run a whole cluster (`kubeseed up`).
-	$(BIN)/kubeseed up --data-dir $(DATA_DIR)
+	$(BIN)/kubeseed up --data-dir $(DATA_DIR) --images-dir $(BIN)/images
 
 .PHONY: deps
 deps: ## Install the Debian packages kubeseed needs (containerd, runc, CNI plugins); idempotent.
@@ -50,8 +50,16 @@ deps: ## Install the Debian packages kubeseed needs (containerd, runc, CNI plugi
 ##@ Build
 
 .PHONY: build
-build: ## Build bin/kubeseed.
+build: images ## Build bin/kubeseed and the demo images (bin/images).
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/kubeseed .
+
+.PHONY: images
+images: ## Build the seed session's demo images (kubeseed/echo, kubeseed/nginx-proxy) into bin/images.
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/demo/echo ./demo/echo
+	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.variant=patched" -o $(BIN)/demo/echo-patched ./demo/echo
+	CGO_ENABLED=0 go build -trimpath -o $(BIN)/demo/nginx-proxy ./demo/nginx-proxy
+	go run ./demo/mkimages -out $(BIN)/images -echo $(BIN)/demo/echo \
+		-echo-patched $(BIN)/demo/echo-patched -nginx-proxy $(BIN)/demo/nginx-proxy
 
 .PHONY: generate
 generate: ## Regenerate committed generated code (go generate ./...).
@@ -97,7 +105,7 @@ test: deps envtest fmt-check vet ## Run everything: format and vet checks, unit 
 
 .PHONY: test-e2e
 test-e2e: envtest build ## Run the end-to-end suites in test/e2e (root: containers, netns, eBPF).
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed \
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed KUBESEED_IMAGES=$(BIN)/images \
 		go test -tags e2e $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench

@@ -2,13 +2,15 @@ package cmd
 
 import (
 	"context"
-	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 // NewRootCommand builds the kubeseed command tree.
@@ -21,10 +23,20 @@ the workload controllers and scheduler, and a node agent that runs pods on
 containerd. Stock kubectl talks to it.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			// controller-runtime logs through its own logr sink; send it to
+			// klog with everything else (else it drops its logs and warns).
+			ctrl.SetLogger(klog.NewKlogr())
+		},
 	}
+	// klog's flags (-v, --vmodule) on every command.
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("v"))
+	root.PersistentFlags().AddGoFlag(klogFlags.Lookup("vmodule"))
 	root.AddCommand(
 		newVersionCommand(),
-		newPendingCommand("up", "Run a whole cluster in this process (etcd, API server, controllers, node agent)", 8),
+		newUpCommand(),
 		newAPIServerCommand(),
 		newControllersCommand(),
 		newKubeletCommand(),
@@ -41,19 +53,4 @@ func Execute() int {
 		return 1
 	}
 	return 0
-}
-
-// errNotImplemented marks a role whose component has not landed yet.
-var errNotImplemented = errors.New("not implemented yet")
-
-// newPendingCommand reserves a subcommand name for a component that a later
-// change fills in, so the command tree and its help are stable from day one.
-func newPendingCommand(name, short string, issue int) *cobra.Command {
-	return &cobra.Command{
-		Use:   name,
-		Short: short + " (not implemented yet)",
-		RunE: func(*cobra.Command, []string) error {
-			return fmt.Errorf("%s: %w (tracked in issue %d)", name, errNotImplemented, issue)
-		},
-	}
 }

@@ -39,11 +39,16 @@ type Config struct {
 	// ClusterDomain is the zone answered from the API (default cluster.local).
 	ClusterDomain string
 	// Upstreams are the resolvers (host:port) names outside the zone go to;
-	// empty means the nameservers of /etc/resolv.conf.
+	// empty means the nameservers of /etc/resolv.conf, and the one entry
+	// NoUpstream means none (such names get SERVFAIL).
 	Upstreams []string
 	// ForwardTimeout bounds one upstream exchange (default 2 s).
 	ForwardTimeout time.Duration
 }
+
+// NoUpstream as the only upstream turns forwarding off: nothing but the
+// cluster's names is answered, and no query leaves the node.
+const NoUpstream = "none"
 
 // Server is the node-local cluster DNS.
 type Server struct {
@@ -68,7 +73,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.ForwardTimeout == 0 {
 		cfg.ForwardTimeout = 2 * time.Second
 	}
-	if len(cfg.Upstreams) == 0 {
+	if len(cfg.Upstreams) == 1 && cfg.Upstreams[0] == NoUpstream {
+		cfg.Upstreams = nil
+	} else if len(cfg.Upstreams) == 0 {
 		conf, err := dns.ClientConfigFromFile(DefaultResolvConf)
 		if err != nil {
 			return nil, fmt.Errorf("dns: reading upstream resolvers: %w", err)

@@ -183,3 +183,25 @@ func TestServerListensBeforeTheAddressExists(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestServerNoUpstream: with forwarding off, names outside the cluster get
+// SERVFAIL at once (no resolver is asked), and cluster names still answer.
+func TestServerNoUpstream(t *testing.T) {
+	s, err := New(Config{Client: fake.NewClientset(), ListenAddr: "127.0.0.1:0", Upstreams: []string{NoUpstream}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.cfg.Upstreams) != 0 {
+		t.Fatalf("upstreams %v, want none", s.cfg.Upstreams)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = s.Run(ctx) }()
+	<-s.Ready()
+	if resp := query(t, s.Addr(), "udp", "example.org.", dns.TypeA); resp.Rcode != dns.RcodeServerFailure {
+		t.Errorf("example.org: rcode %s, want SERVFAIL", dns.RcodeToString[resp.Rcode])
+	}
+	if resp := query(t, s.Addr(), "udp", "nothing.default.svc.cluster.local.", dns.TypeA); resp.Rcode != dns.RcodeNameError {
+		t.Errorf("cluster name: rcode %s, want NXDOMAIN", dns.RcodeToString[resp.Rcode])
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"net"
 	"net/netip"
 	"os"
@@ -34,8 +35,10 @@ import (
 // Defaults for Config's empty fields.
 const (
 	DefaultServiceCIDR = "10.96.0.0/12"
-	DefaultCgroupPath  = "/sys/fs/cgroup/unified"
-	DefaultPinPath     = "/sys/fs/bpf/kubeseed"
+	// DefaultCgroupPath is the cgroup2 root of a hybrid host; on a unified
+	// host (cgroup2 at /sys/fs/cgroup) that root is used instead.
+	DefaultCgroupPath = "/sys/fs/cgroup/unified"
+	DefaultPinPath    = "/sys/fs/bpf/kubeseed"
 )
 
 // Config configures a Proxy.
@@ -71,6 +74,10 @@ func (c *Config) defaults() {
 	}
 	if c.CgroupPath == "" {
 		c.CgroupPath = DefaultCgroupPath
+		var st unix.Statfs_t
+		if unix.Statfs("/sys/fs/cgroup", &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+			c.CgroupPath = "/sys/fs/cgroup"
+		}
 	}
 	if c.PinPath == "" {
 		c.PinPath = DefaultPinPath

@@ -1,0 +1,77 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+
+	"github.com/kubeseed/kubeseed/cluster"
+	"github.com/kubeseed/kubeseed/kubeconfig"
+	"github.com/kubeseed/kubeseed/kubelet"
+	"github.com/kubeseed/kubeseed/kubelet/proxy"
+)
+
+func newUpCommand() *cobra.Command {
+	var (
+		cfg             cluster.Config
+		writeKubeconfig bool
+		logFile         string
+	)
+	host, _ := os.Hostname()
+	c := &cobra.Command{
+		Use:   "up",
+		Short: "Run a whole cluster in this process (etcd, API server, controllers, node agent, proxy, DNS)",
+		Long: `Run a whole single-node cluster in this process: embedded etcd and the API
+server, the service proxy and cluster DNS, the node agent on containerd, and
+the controllers and scheduler. State lives in --data-dir; starting again
+brings the same cluster back.
+
+Ctrl-C stops the cluster's processes. Pod containers keep running in their
+containerd shims, as they do when a kubelet restarts, and so do their network
+namespaces, the pod bridge and the service proxy's eBPF programs; the next
+'kubeseed up' adopts them (or removes what the API no longer holds).`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if writeKubeconfig {
+				cfg.WriteKubeconfig = kubeconfig.DefaultPath()
+			}
+			if logFile == "" {
+				logFile = filepath.Join(cfg.DataDir, "kubeseed.log")
+			}
+			if logFile != "-" {
+				if err := os.MkdirAll(filepath.Dir(logFile), 0o700); err != nil {
+					return err
+				}
+				f, err := os.OpenFile(logFile, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+				if err != nil {
+					return fmt.Errorf("log file: %w", err)
+				}
+				defer f.Close()
+				klog.LogToStderr(false)
+				klog.SetOutput(f)
+				fmt.Fprintf(c.OutOrStdout(), "Starting kubeseed (logs: %s)\n", logFile)
+			}
+			return cluster.Run(c.Context(), cfg, c.OutOrStdout())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.DataDir, "data-dir", cluster.DefaultDataDir, "directory holding the cluster's state (etcd, certificates, node agent)")
+	f.IntVar(&cfg.SecurePort, "secure-port", 6443, "HTTPS port of the API server (on 127.0.0.1)")
+	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", nil, "external etcd client URLs (default: etcd embedded under --data-dir)")
+	f.StringVar(&cfg.NodeName, "node-name", host, "name of the node")
+	f.StringVar(&cfg.Runtime, "runtime", kubelet.RuntimeContainerd, "container runtime: containerd, or simulated (pods run no containers; no proxy or DNS)")
+	f.StringVar(&cfg.PodCIDR, "pod-cidr", cluster.DefaultPodCIDR, "the node's pod address range")
+	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cluster.DefaultServiceCIDR, "the service cluster IP range")
+	f.StringSliceVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolvers (host:port) for names outside the cluster domain (default: none, as pods have no route off the node)")
+	f.StringSliceVar(&cfg.ImagesDirs, "images-dir", nil, "directories of image tarballs the node imports at start (make build puts the demo images in bin/images)")
+	f.StringVar(&cfg.KubeletAddress, "kubelet-address", ":10250", "address of the node agent's HTTPS endpoint (logs, exec, port-forward)")
+	f.StringVar(&cfg.BPFPinPath, "bpf-pin-path", proxy.DefaultPinPath, "bpf filesystem directory of the service proxy's maps and links")
+	f.StringVar(&cfg.BridgeName, "bridge", "kubeseed0", "name of the pod bridge")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "/kubeseed", "cgroup holding the pods")
+	f.BoolVar(&writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
+	f.StringVar(&logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")
+	return c
+}
