@@ -97,8 +97,14 @@ vet: ## Run go vet on every package (including the e2e suites).
 	go vet ./...
 	go vet -tags e2e ./test/e2e/...
 
+.PHONY: verify
+verify: manifests ## Check that generated files are current (config/rbac, the proxy's BPF objects).
+	@if ! git diff --quiet -- config/rbac; then \
+		echo "verify: config/rbac is stale: run 'make manifests' and commit it"; git diff --stat -- config/rbac; exit 1; fi
+	hack/check-bpf-generate.sh
+
 .PHONY: test
-test: deps envtest fmt-check vet ## Run everything: format and vet checks, unit and envtest suites, and the e2e suites when root.
+test: deps envtest fmt-check vet verify ## Run everything: format, vet and generated-file checks, unit and envtest suites, and the e2e suites when root.
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
 	@if [ "$(IS_ROOT)" = yes ]; then $(MAKE) --no-print-directory test-e2e; \
 	else echo "test: not root: skipping the e2e suites (containers, netns, eBPF need root)"; fi

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/spf13/cobra"
-	"k8s.io/klog/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/kubeseed/kubeseed/cluster"
 	"github.com/kubeseed/kubeseed/kubeconfig"
@@ -50,8 +50,15 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 					return fmt.Errorf("log file: %w", err)
 				}
 				defer f.Close()
-				klog.LogToStderr(false)
-				klog.SetOutput(f)
+				// Every log goes to the process's stderr (klog, and etcd's
+				// client logger on its own), so pointing stderr at the file
+				// moves them all; the terminal keeps the progress lines and
+				// the final error.
+				restore, err := redirectStderr(f)
+				if err != nil {
+					return err
+				}
+				defer restore()
 				fmt.Fprintf(c.OutOrStdout(), "Starting kubeseed (logs: %s)\n", logFile)
 			}
 			return cluster.Run(c.Context(), cfg, c.OutOrStdout())
@@ -74,4 +81,20 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 	f.BoolVar(&writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
 	f.StringVar(&logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")
 	return c
+}
+
+// redirectStderr points file descriptor 2 at f and returns what undoes it.
+func redirectStderr(f *os.File) (func(), error) {
+	saved, err := unix.Dup(2)
+	if err != nil {
+		return nil, fmt.Errorf("redirecting stderr: %w", err)
+	}
+	if err := unix.Dup2(int(f.Fd()), 2); err != nil {
+		unix.Close(saved)
+		return nil, fmt.Errorf("redirecting stderr: %w", err)
+	}
+	return func() {
+		_ = unix.Dup2(saved, 2)
+		_ = unix.Close(saved)
+	}, nil
 }

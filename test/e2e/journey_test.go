@@ -1,0 +1,303 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestJourney walks JOURNEY.md steps 2, 3 and 6 on a real `kubeseed up`
+// with stock kubectl only: the seed session's Pod, ReplicaSet, Deployment
+// and Service, a killed container restarting, and the whole process killed
+// and started again. The steps share one cluster and run in order.
+func TestJourney(t *testing.T) {
+	c := startCluster(t)
+	for _, step := range []struct {
+		name string
+		run  func(*cluster)
+	}{
+		{"cluster answers", clusterAnswers},
+		{"pod with two containers", simplePod},
+		{"replicaset heals", replicaSetHeals},
+		{"deployment history and rollback", deploymentHistory},
+		{"service by name", serviceByName},
+		{"killed container restarts", containerRestarts},
+		{"kill -9 and start again", restartKeepsEverything},
+	} {
+		if !t.Run(step.name, func(t *testing.T) {
+			sub := *c
+			sub.t = t
+			step.run(&sub)
+			c.up = sub.up
+		}) {
+			// Later steps build on earlier ones.
+			t.FailNow()
+		}
+	}
+}
+
+// clusterAnswers is JOURNEY step 2, with every kubectl the suite knows.
+func clusterAnswers(c *cluster) {
+	for name, bin := range kubectls(c.t) {
+		out, err := c.kubectlWith(bin, time.Minute, "get", "nodes")
+		if err != nil || !strings.Contains(out, "e2e-node") || !strings.Contains(out, " Ready ") {
+			c.t.Errorf("%s get nodes: %v\n%s", name, err, out)
+		}
+		out, err = c.kubectlWith(bin, time.Minute, "get", "ns")
+		for _, ns := range []string{"default", "kube-system", "kube-public", "kube-node-lease"} {
+			if err != nil || !strings.Contains(out, ns) {
+				c.t.Errorf("%s get ns lacks %s: %v\n%s", name, ns, err, out)
+			}
+		}
+		if out, err := c.kubectlWith(bin, time.Minute, "cluster-info"); err != nil || !strings.Contains(out, "Kubernetes control plane is running at") {
+			c.t.Errorf("%s cluster-info: %v\n%s", name, err, out)
+		}
+		if out, err := c.kubectlWith(bin, time.Minute, "version"); err != nil || !strings.Contains(out, "Server Version: v1.37") {
+			c.t.Errorf("%s version: %v\n%s", name, err, out)
+		}
+	}
+}
+
+// simplePod: apply, 2/2 Running, exec, logs -f, delete.
+func simplePod(c *cluster) {
+	c.k("apply", "-f", sample("simple-pod.yaml"))
+	c.podsRunning("!app", 1)
+	out := c.k("get", "pod", "simple-echo")
+	if !strings.Contains(out, "2/2") || !strings.Contains(out, "Running") {
+		c.t.Errorf("get pod: want 2/2 Running:\n%s", out)
+	}
+	// The proxy reaches the echo server on localhost: one network namespace.
+	if got := c.k("exec", "simple-echo", "-c", "nginx", "--", "wget", "-qO-", "http://localhost:80/"); !strings.Contains(got, "Hello Docker!!") {
+		c.t.Errorf("request through the proxy container: %q", got)
+	}
+	// kubectl logs -f follows: a request made after it started shows up.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	follow := exec.CommandContext(ctx, c.kubectlPath(), "--kubeconfig", c.kubeconfig, "logs", "-f", "simple-echo", "-c", "echo")
+	stdout, err := follow.StdoutPipe()
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := follow.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	lines := make(chan string, 64)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		for s.Scan() {
+			lines <- s.Text()
+		}
+		close(lines)
+	}()
+	sawStart, sawRequest := false, false
+	requested := false
+	timeout := time.After(45 * time.Second)
+	for !sawRequest {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				c.t.Fatalf("kubectl logs -f ended early (start %v)", sawStart)
+			}
+			sawStart = sawStart || strings.Contains(l, "start server")
+			if sawStart && !requested {
+				requested = true
+				c.k("exec", "simple-echo", "-c", "nginx", "--", "wget", "-qO-", "http://localhost:80/followed")
+			}
+			sawRequest = sawRequest || (requested && strings.Contains(l, "received request"))
+		case <-timeout:
+			c.t.Fatalf("kubectl logs -f: start %v, request seen %v", sawStart, sawRequest)
+		}
+	}
+	cancel()
+	_ = follow.Wait()
+	c.k("delete", "-f", sample("simple-pod.yaml"), "--wait=true", "--timeout=60s")
+	if out, err := c.kubectlWith(c.kubectlPath(), time.Minute, "get", "pod", "simple-echo"); err == nil || !strings.Contains(out, "NotFound") {
+		c.t.Errorf("pod still there after delete: %v\n%s", err, out)
+	}
+}
+
+// replicaSetHeals: three pods with generated names; a deleted one is replaced.
+func replicaSetHeals(c *cluster) {
+	c.k("apply", "-f", sample("simple-replicaset.yaml"))
+	names := c.podsRunning("app=echo", 3)
+	for _, n := range names {
+		if !strings.HasPrefix(n, "echo-") || len(n) != len("echo-")+5 {
+			c.t.Errorf("pod name %q is not a generated echo-xxxxx", n)
+		}
+	}
+	c.k("delete", "pod", names[0], "--wait=true", "--timeout=60s")
+	after := c.podsRunning("app=echo", 3)
+	for _, n := range after {
+		if n == names[0] {
+			c.t.Errorf("deleted pod %s still listed", n)
+		}
+	}
+	c.k("delete", "-f", sample("simple-replicaset.yaml"))
+	c.gone("pods,replicasets", "app=echo")
+}
+
+// deploymentHistory: --record, revision 2 from an image change, history with
+// CHANGE-CAUSE, --revision=1, undo, cascading delete.
+func deploymentHistory(c *cluster) {
+	c.k("apply", "-f", sample("simple-deployment.yaml"), "--record")
+	c.podsRunning("app=echo", 3)
+	out := c.k("get", "pod,replicaset,deployment", "--selector", "app=echo")
+	for _, want := range []string{"deployment.apps/echo", "3/3", "replicaset.apps/echo-"} {
+		if !strings.Contains(out, want) {
+			c.t.Errorf("get pod,replicaset,deployment lacks %q:\n%s", want, out)
+		}
+	}
+	// Revision 2, as the seed session makes it: edit the image and apply.
+	manifest, err := os.ReadFile(sample("simple-deployment.yaml"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	patched := filepath.Join(c.t.TempDir(), "simple-deployment.yaml")
+	if err := os.WriteFile(patched, []byte(strings.Replace(string(manifest), "kubeseed/echo:latest", "kubeseed/echo:patched", 1)), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.k("apply", "-f", patched, "--record")
+	c.k("rollout", "status", "deployment/echo", "--timeout=120s")
+	hist := c.k("rollout", "history", "deployment", "echo")
+	for _, want := range []string{"REVISION", "CHANGE-CAUSE", "1         kubectl apply", "2         kubectl apply", "--record=true"} {
+		if !strings.Contains(hist, want) {
+			c.t.Errorf("rollout history lacks %q:\n%s", want, hist)
+		}
+	}
+	rev1 := c.k("rollout", "history", "deployment", "echo", "--revision=1")
+	for _, want := range []string{"with revision #1", "Pod Template:", "kubeseed/echo:latest", "kubernetes.io/change-cause"} {
+		if !strings.Contains(rev1, want) {
+			c.t.Errorf("rollout history --revision=1 lacks %q:\n%s", want, rev1)
+		}
+	}
+	names := c.podsRunning("app=echo", 3)
+	if got := c.k("exec", names[0], "-c", "nginx", "--", "wget", "-qO-", "http://localhost/"); !strings.Contains(got, "(patched)") {
+		c.t.Errorf("revision 2 answers %q, want the patched echo", got)
+	}
+	c.k("rollout", "undo", "deployment", "echo")
+	c.k("rollout", "status", "deployment/echo", "--timeout=120s")
+	if img := c.k("get", "deployment", "echo", "-o", "jsonpath={.spec.template.spec.containers[1].image}"); img != "kubeseed/echo:latest" {
+		c.t.Errorf("after undo the image is %q", img)
+	}
+	c.k("delete", "-f", sample("simple-deployment.yaml"))
+	c.gone("deployments,replicasets,pods", "app=echo")
+}
+
+// serviceByName: two release-labelled ReplicaSets and a Service selecting
+// summer, reached by three names from `kubectl run -i --rm`; only summer
+// pods log the requests.
+func serviceByName(c *cluster) {
+	c.k("apply", "-f", sample("simple-replicaset-with-label.yaml"))
+	c.k("apply", "-f", sample("simple-service.yaml"))
+	summer := c.podsRunning("app=echo,release=summer", 2)
+	spring := c.podsRunning("app=echo,release=spring", 1)
+	c.eventually(time.Minute, "service endpoints", func() error {
+		out, err := c.kubectlWith(c.kubectlPath(), 30*time.Second, "get", "endpointslices", "-l", "kubernetes.io/service-name=echo", "-o", "jsonpath={.items[*].endpoints[*].addresses[*]}")
+		if n := len(strings.Fields(out)); err != nil || n != 2 {
+			return fmt.Errorf("%d addresses (%v): %s", n, err, out)
+		}
+		return nil
+	})
+	script := "for n in echo echo.default echo.default.svc.cluster.local; do wget -qO- -T 5 http://$n/ || echo FAILED $n; done"
+	out, err := c.kubectlWith(c.kubectlPath(), 2*time.Minute, "run", "-i", "--rm", "debug", "--image=busybox", "--restart=Never", "--", "sh", "-c", script)
+	if err != nil || strings.Count(out, "Hello Docker!!") != 3 || strings.Contains(out, "FAILED") {
+		c.t.Fatalf("requests by service name: %v\n%s", err, out)
+	}
+	served := 0
+	for _, p := range summer {
+		served += strings.Count(c.k("logs", p, "-c", "echo"), "received request")
+	}
+	if served != 3 {
+		c.t.Errorf("summer pods logged %d requests, want 3", served)
+	}
+	for _, p := range spring {
+		if n := strings.Count(c.k("logs", p, "-c", "echo"), "received request"); n != 0 {
+			c.t.Errorf("spring pod %s logged %d requests, want none", p, n)
+		}
+	}
+}
+
+// containerRestarts: kill the echo server's process from the host; the node
+// restarts the container and RESTARTS counts it.
+func containerRestarts(c *cluster) {
+	pid := findProcess(c.t, "/usr/local/bin/echo-server", e2eCgroupParent)
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		c.t.Fatalf("kill %d: %v", pid, err)
+	}
+	c.eventually(time.Minute, "echo container restarted", func() error {
+		total := 0
+		out, err := c.kubectlWith(c.kubectlPath(), 30*time.Second, "get", "pods", "-l", "app=echo", "-o", "jsonpath={.items[*].status.containerStatuses[*].restartCount}")
+		if err != nil {
+			return err
+		}
+		for _, f := range strings.Fields(out) {
+			n, _ := strconv.Atoi(f)
+			total += n
+		}
+		if total != 1 {
+			return fmt.Errorf("%d restarts counted, want 1", total)
+		}
+		return nil
+	})
+	out := c.k("get", "pods", "-l", "app=echo")
+	if !strings.Contains(out, "RESTARTS") || !strings.Contains(out, " 1 ") {
+		c.t.Errorf("get pods does not show the restart:\n%s", out)
+	}
+	c.podsRunning("app=echo", 3)
+}
+
+// findProcess returns the pid of a process running path inside the pods'
+// cgroup parent (so a developer's own cluster is never touched).
+func findProcess(t *testing.T, path, cgroupParent string) int {
+	t.Helper()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
+		if err != nil || !strings.HasSuffix(exe, path) {
+			continue
+		}
+		cg, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
+		if strings.Contains(string(cg), cgroupParent+"/") {
+			return pid
+		}
+	}
+	t.Fatalf("no process %s in cgroup %s", path, cgroupParent)
+	return 0
+}
+
+// restartKeepsEverything: kill -9 the whole process, start it again: the
+// objects are there and the workloads answer again.
+func restartKeepsEverything(c *cluster) {
+	c.k("create", "namespace", "e2e-restart")
+	c.k("create", "configmap", "kept", "-n", "e2e-restart", "--from-literal=k=v")
+	before := c.k("get", "replicasets,services,endpointslices", "-o", "name")
+	c.stop(syscall.SIGKILL)
+	c.start()
+	after := c.k("get", "replicasets,services,endpointslices", "-o", "name")
+	if before != after {
+		c.t.Errorf("objects changed across the restart:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	if got := c.k("get", "configmap", "kept", "-n", "e2e-restart", "-o", "jsonpath={.data.k}"); got != "v" {
+		c.t.Errorf("configmap after restart: %q", got)
+	}
+	c.podsRunning("app=echo", 3)
+	out, err := c.kubectlWith(c.kubectlPath(), 2*time.Minute, "run", "-i", "--rm", "debug2", "--image=busybox", "--restart=Never", "--",
+		"wget", "-qO-", "-T", "5", "http://echo/")
+	if err != nil || !strings.Contains(out, "Hello Docker!!") {
+		c.t.Errorf("service after restart: %v\n%s", err, out)
+	}
+}
