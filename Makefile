@@ -115,5 +115,8 @@ test-e2e: envtest build ## Run the end-to-end suites in test/e2e (root: containe
 		go test -tags e2e $(GO_TEST_FLAGS) ./test/e2e/...
 
 .PHONY: bench
-bench: envtest ## Run the benchmarks and print their figures.
+bench: envtest build ## Run the benchmarks and print their figures (as root also kubeseed up's start, BenchmarkUp).
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -run '^$$' -bench . -benchmem ./...
+	@if [ "$(IS_ROOT)" = yes ]; then KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed KUBESEED_IMAGES=$(BIN)/images \
+		go test -tags e2e -run '^$$' -bench . -benchtime 1x ./test/e2e/...; \
+	else echo "bench: not root: skipping BenchmarkUp"; fi

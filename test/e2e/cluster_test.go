@@ -49,15 +49,17 @@ func (p *upProcess) output() string {
 
 // cluster is one `kubeseed up` under test and the kubectl that drives it.
 type cluster struct {
-	t          *testing.T
+	t          testing.TB
 	bin        string
 	args       []string
 	dataDir    string
 	kubeconfig string
 	up         *upProcess
+	// readyAfter is how long the last start took to print "Cluster ready".
+	readyAfter time.Duration
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -69,7 +71,7 @@ func freePort(t *testing.T) int {
 
 // startCluster runs `kubeseed up` as a user would (plus the flags that keep
 // it apart from a developer's cluster) and waits for its "Cluster ready".
-func startCluster(t *testing.T) *cluster {
+func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: kubeseed up runs containers, netns and eBPF")
@@ -104,6 +106,7 @@ func (c *cluster) start() {
 	t := c.t
 	t.Helper()
 	p := &upProcess{cmd: exec.Command(c.bin, c.args...), done: make(chan struct{})}
+	started := time.Now()
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -131,6 +134,7 @@ func (c *cluster) start() {
 	}()
 	select {
 	case <-ready:
+		c.readyAfter = time.Since(started)
 		t.Logf("kubeseed up:\n%s", p.output())
 	case <-p.done:
 		t.Fatalf("kubeseed up exited before ready:\n%s\n%s", p.output(), c.logTail())

@@ -258,7 +258,7 @@ func containerRestarts(c *cluster) {
 
 // findProcess returns the pid of a process running path inside the pods'
 // cgroup parent (so a developer's own cluster is never touched).
-func findProcess(t *testing.T, path, cgroupParent string) int {
+func findProcess(t testing.TB, path, cgroupParent string) int {
 	t.Helper()
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {

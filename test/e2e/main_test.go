@@ -16,7 +16,7 @@ import (
 )
 
 // kubeseedBinary returns the binary under test, built by `make build`.
-func kubeseedBinary(t *testing.T) string {
+func kubeseedBinary(t testing.TB) string {
 	t.Helper()
 	bin := os.Getenv("KUBESEED_BIN")
 	if bin == "" {
@@ -30,7 +30,7 @@ func kubeseedBinary(t *testing.T) string {
 
 // kubectls returns every kubectl the suites must pass with: the v1.37 one
 // `make envtest` builds and the machine's own (older) one when present.
-func kubectls(t *testing.T) map[string]string {
+func kubectls(t testing.TB) map[string]string {
 	t.Helper()
 	dir, err := testenv.AssetsDir()
 	if err != nil {
@@ -44,7 +44,7 @@ func kubectls(t *testing.T) map[string]string {
 }
 
 // run executes a command with a bounded time and returns its combined output.
-func run(t *testing.T, timeout time.Duration, name string, args ...string) (string, error) {
+func run(t testing.TB, timeout time.Duration, name string, args ...string) (string, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
