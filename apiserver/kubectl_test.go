@@ -142,3 +142,50 @@ func assertTable(t *testing.T, out string, columns ...string) {
 		t.Errorf("header = %v, want %v\n%s", header, columns, out)
 	}
 }
+
+const storageClassManifest = `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: standard
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: kubeseed.io/local-path
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: other
+provisioner: example.com/other
+allowVolumeExpansion: true
+`
+
+func TestKubectlStorageClasses(t *testing.T) {
+	s := server(t)
+	for name, bin := range kubectls(t) {
+		t.Run(name, func(t *testing.T) {
+			k := func(stdin string, args ...string) string { return kubectl(t, bin, s.kubeconfig, stdin, args...) }
+			if out := k(storageClassManifest, "apply", "-f", "-"); !strings.Contains(out, "storageclass.storage.k8s.io/standard") {
+				t.Errorf("apply:\n%s", out)
+			}
+			out := k("", "get", "sc")
+			assertTable(t, out, "NAME", "PROVISIONER", "RECLAIMPOLICY", "VOLUMEBINDINGMODE", "ALLOWVOLUMEEXPANSION", "AGE")
+			rows := map[string]string{}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+				f := strings.Fields(line)
+				rows[f[0]] = strings.Join(f, " ")
+			}
+			if r := rows["standard"]; !strings.HasPrefix(r, "standard (default) kubeseed.io/local-path Delete WaitForFirstConsumer false ") {
+				t.Errorf("standard row = %q\n%s", r, out)
+			}
+			if r := rows["other"]; !strings.HasPrefix(r, "other example.com/other Delete Immediate true ") {
+				t.Errorf("other row = %q\n%s", r, out)
+			}
+			if out := k("", "api-resources", "--api-group=storage.k8s.io", "--no-headers"); !strings.Contains(out, "storageclasses") ||
+				!strings.Contains(out, " sc ") || !strings.Contains(out, "volumeattachments") {
+				t.Errorf("api-resources:\n%s", out)
+			}
+			k("", "delete", "sc", "standard", "other")
+		})
+	}
+}

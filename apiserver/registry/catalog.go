@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -79,7 +80,7 @@ func core(plural, singular, kind string, newObj, newList func() runtime.Object) 
 
 // Resources lists every served resource (kind-specific wiring is in BuildAll).
 func Resources() []*Resource {
-	apps := appsv1.SchemeGroupVersion
+	apps, storage := appsv1.SchemeGroupVersion, storagev1.SchemeGroupVersion
 	return []*Resource{
 		with(core("pods", "pod", "Pod", func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} }), func(r *Resource) {
 			r.Status, r.ShortNames, r.Categories = true, []string{"po"}, []string{"all"}
@@ -214,6 +215,21 @@ func Resources() []*Resource {
 			Namespaced: true, Status: true, ShortNames: []string{"hpa"}, Categories: []string{"all"}, Table: tables.HorizontalPodAutoscalers,
 			New:     func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscaler{} },
 			NewList: func() runtime.Object { return &autoscalingv1.HorizontalPodAutoscalerList{} }},
+
+		{GroupVersion: storage, Plural: "storageclasses", Singular: "storageclass", Kind: "StorageClass", ShortNames: []string{"sc"},
+			New: func() runtime.Object { return &storagev1.StorageClass{} }, NewList: func() runtime.Object { return &storagev1.StorageClassList{} },
+			Validate: typed(validation.StorageClass), ValidateUpdate: typed2(validation.StorageClassUpdate), Table: tables.StorageClasses},
+		{GroupVersion: storage, Plural: "csidrivers", Singular: "csidriver", Kind: "CSIDriver",
+			New: func() runtime.Object { return &storagev1.CSIDriver{} }, NewList: func() runtime.Object { return &storagev1.CSIDriverList{} },
+			Validate: typed(validation.CSIDriver), ValidateUpdate: typed2(validation.CSIDriverUpdate), Table: tables.CSIDrivers},
+		{GroupVersion: storage, Plural: "csinodes", Singular: "csinode", Kind: "CSINode",
+			New: func() runtime.Object { return &storagev1.CSINode{} }, NewList: func() runtime.Object { return &storagev1.CSINodeList{} },
+			Validate: typed(validation.CSINode), ValidateUpdate: typed2(validation.CSINodeUpdate), Table: tables.CSINodes},
+		{GroupVersion: storage, Plural: "volumeattachments", Singular: "volumeattachment", Kind: "VolumeAttachment", Status: true,
+			New:      func() runtime.Object { return &storagev1.VolumeAttachment{} },
+			NewList:  func() runtime.Object { return &storagev1.VolumeAttachmentList{} },
+			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
+			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
 	}
 }
 

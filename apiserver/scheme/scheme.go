@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -32,6 +33,7 @@ var GroupVersions = []schema.GroupVersion{
 	eventsv1.SchemeGroupVersion,
 	policyv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
+	storagev1.SchemeGroupVersion,
 }
 
 var addToScheme = []func(*runtime.Scheme) error{
@@ -44,6 +46,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	eventsv1.AddToScheme,
 	policyv1.AddToScheme,
 	authorizationv1.AddToScheme,
+	storagev1.AddToScheme,
 }
 
 // External returns a scheme with only the external types. The OpenAPI
@@ -121,6 +124,8 @@ func addDefaulting(s *runtime.Scheme) {
 	defaulter(s, defaults.DaemonSet)
 	defaulter(s, defaults.Job)
 	defaulter(s, defaults.CronJob)
+	defaulter(s, defaults.StorageClass)
+	defaulter(s, defaults.CSIDriver)
 }
 
 // fieldLabels lists the field selectors each kind supports beyond

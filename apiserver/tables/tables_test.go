@@ -3,8 +3,10 @@ package tables
 import (
 	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -56,5 +58,35 @@ func TestPodTable(t *testing.T) {
 	cells := table.Rows[0].Cells
 	if cells[0] != "p" || cells[1] != "2/2" || cells[2] != "Running" || cells[3] != "3" {
 		t.Errorf("cells = %v", cells)
+	}
+}
+
+func TestStorageClassDefaultMark(t *testing.T) {
+	old, newer := metav1.NewTime(time.Now().Add(-time.Hour)), metav1.Now()
+	def := map[string]string{DefaultClassAnnotation: "true"}
+	list := &storagev1.StorageClassList{Items: []storagev1.StorageClass{
+		{ObjectMeta: metav1.ObjectMeta{Name: "old-default", Annotations: def, CreationTimestamp: old}, Provisioner: "p"},
+		{ObjectMeta: metav1.ObjectMeta{Name: "new-default", Annotations: map[string]string{BetaDefaultClassAnnotation: "true"}, CreationTimestamp: newer}, Provisioner: "p"},
+		{ObjectMeta: metav1.ObjectMeta{Name: "plain", CreationTimestamp: newer}, Provisioner: "p"},
+	}}
+	table, err := StorageClasses.ConvertToTable(context.Background(), list, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []any
+	for _, r := range table.Rows {
+		names = append(names, r.Cells[0])
+	}
+	// Only the newest class marked default is the effective default.
+	if names[0] != "old-default" || names[1] != "new-default (default)" || names[2] != "plain" {
+		t.Errorf("names = %v", names)
+	}
+	cells := table.Rows[2].Cells
+	if cells[1] != "p" || cells[2] != "Delete" || cells[3] != "Immediate" || cells[4] != false {
+		t.Errorf("unset policy cells = %v", cells)
+	}
+	single, err := StorageClasses.ConvertToTable(context.Background(), &list.Items[1], nil)
+	if err != nil || single.Rows[0].Cells[0] != "new-default" {
+		t.Errorf("single class name = %v %v", single.Rows[0].Cells[0], err)
 	}
 }

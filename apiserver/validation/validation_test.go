@@ -5,8 +5,10 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/utils/ptr"
 )
 
 func fields(errs field.ErrorList) []string {
@@ -94,5 +96,43 @@ func TestPodUpdateImmutability(t *testing.T) {
 	port.Spec.Containers[0].Ports[0].ContainerPort = 81
 	if got := fields(PodUpdate(port, old)); len(got) != 1 || got[0] != "spec" {
 		t.Errorf("port change errors on %v", got)
+	}
+}
+
+func TestStorageClass(t *testing.T) {
+	good := func() *storagev1.StorageClass {
+		return &storagev1.StorageClass{Provisioner: "Example.COM/fast", Parameters: map[string]string{"a": "b"},
+			ReclaimPolicy: ptr.To(corev1.PersistentVolumeReclaimDelete), VolumeBindingMode: ptr.To(storagev1.VolumeBindingImmediate)}
+	}
+	for _, tc := range []struct {
+		name   string
+		mutate func(*storagev1.StorageClass)
+		want   []string
+	}{
+		{"valid (provisioner case-insensitive)", func(*storagev1.StorageClass) {}, nil},
+		{"no provisioner", func(c *storagev1.StorageClass) { c.Provisioner = "" }, []string{"provisioner"}},
+		{"bad provisioner", func(c *storagev1.StorageClass) { c.Provisioner = "a/b/c" }, []string{"provisioner"}},
+		{"recycle", func(c *storagev1.StorageClass) { c.ReclaimPolicy = ptr.To(corev1.PersistentVolumeReclaimRecycle) }, []string{"reclaimPolicy"}},
+		{"no binding mode", func(c *storagev1.StorageClass) { c.VolumeBindingMode = nil }, []string{"volumeBindingMode"}},
+		{"empty key", func(c *storagev1.StorageClass) { c.Parameters[""] = "x" }, []string{"parameters"}},
+		{"topology without values", func(c *storagev1.StorageClass) {
+			c.AllowedTopologies = []corev1.TopologySelectorTerm{{MatchLabelExpressions: []corev1.TopologySelectorLabelRequirement{{Key: "zone"}}}}
+		}, []string{"allowedTopologies[0].matchLabelExpressions[0].values"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.mutate(c)
+			got := fields(StorageClass(c))
+			if len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+				t.Errorf("errors on %v, want %v", got, tc.want)
+			}
+		})
+	}
+	old := good()
+	changed := good()
+	changed.Parameters["a"] = "c"
+	changed.Provisioner = "other"
+	if got := fields(StorageClassUpdate(changed, old)); len(got) != 2 || got[0] != "parameters" || got[1] != "provisioner" {
+		t.Errorf("update errors on %v", got)
 	}
 }
