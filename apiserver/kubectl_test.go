@@ -189,3 +189,85 @@ func TestKubectlStorageClasses(t *testing.T) {
 		})
 	}
 }
+
+const rbacManifest = `apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata:
+  name: pod-reader
+rules:
+- apiGroups: [""]
+  resources: ["pods"]
+  verbs: ["get", "list"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata:
+  name: read-pods
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: Role
+  name: pod-reader
+subjects:
+- kind: User
+  name: jane
+- kind: Group
+  name: devs
+- kind: ServiceAccount
+  name: reader
+  namespace: default
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata:
+  name: kubectl-test:viewer
+rules:
+- apiGroups: ["*"]
+  resources: ["*"]
+  verbs: ["get"]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata:
+  name: kubectl-test:viewers
+roleRef:
+  apiGroup: rbac.authorization.k8s.io
+  kind: ClusterRole
+  name: kubectl-test:viewer
+subjects:
+- kind: Group
+  name: viewers
+`
+
+func TestKubectlRBAC(t *testing.T) {
+	s := server(t)
+	for name, bin := range kubectls(t) {
+		t.Run(name, func(t *testing.T) {
+			k := func(stdin string, args ...string) string { return kubectl(t, bin, s.kubeconfig, stdin, args...) }
+			out := k(rbacManifest, "apply", "-f", "-")
+			for _, want := range []string{"role.rbac.authorization.k8s.io/pod-reader", "rolebinding.rbac.authorization.k8s.io/read-pods",
+				"clusterrole.rbac.authorization.k8s.io/kubectl-test:viewer", "clusterrolebinding.rbac.authorization.k8s.io/kubectl-test:viewers"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("apply output lacks %q:\n%s", want, out)
+				}
+			}
+			assertTable(t, k("", "get", "roles"), "NAME", "CREATED", "AT")
+			assertTable(t, k("", "get", "clusterrole", "kubectl-test:viewer"), "NAME", "CREATED", "AT")
+			out = k("", "get", "rolebindings")
+			assertTable(t, out, "NAME", "ROLE", "AGE")
+			if !strings.Contains(out, "Role/pod-reader") {
+				t.Errorf("get rolebindings:\n%s", out)
+			}
+			out = k("", "get", "rolebinding", "read-pods", "-o", "wide")
+			assertTable(t, out, "NAME", "ROLE", "AGE", "USERS", "GROUPS", "SERVICEACCOUNTS")
+			if f := strings.Fields(strings.Split(out, "\n")[1]); len(f) != 6 || f[3] != "jane" || f[4] != "devs" || f[5] != "default/reader" {
+				t.Errorf("wide row = %v\n%s", f, out)
+			}
+			out = k("", "get", "clusterrolebinding", "kubectl-test:viewers")
+			assertTable(t, out, "NAME", "ROLE", "AGE")
+			if !strings.Contains(out, "ClusterRole/kubectl-test:viewer") {
+				t.Errorf("get clusterrolebinding:\n%s", out)
+			}
+			k(rbacManifest, "delete", "-f", "-")
+		})
+	}
+}

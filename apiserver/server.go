@@ -191,7 +191,8 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	}
 	config.SecureServing.ClientCA = clientCA
 	// Client certificates signed by the cluster CA authenticate users (CN) and
-	// groups (O). Every authenticated user is allowed: kubeseed has no RBAC yet.
+	// groups (O). Every authenticated user is allowed: RBAC objects are stored
+	// but not enforced (see doc.go).
 	config.Authentication.Authenticator = group.NewAuthenticatedGroupAdder(
 		union.New(x509request.NewDynamic(clientCA.VerifyOptions, x509request.CommonNameUserConversion)))
 	config.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()

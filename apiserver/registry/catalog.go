@@ -15,6 +15,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -80,7 +81,7 @@ func core(plural, singular, kind string, newObj, newList func() runtime.Object) 
 
 // Resources lists every served resource (kind-specific wiring is in BuildAll).
 func Resources() []*Resource {
-	apps, storage := appsv1.SchemeGroupVersion, storagev1.SchemeGroupVersion
+	apps, storage, rbac := appsv1.SchemeGroupVersion, storagev1.SchemeGroupVersion, rbacv1.SchemeGroupVersion
 	return []*Resource{
 		with(core("pods", "pod", "Pod", func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} }), func(r *Resource) {
 			r.Status, r.ShortNames, r.Categories = true, []string{"po"}, []string{"all"}
@@ -230,6 +231,24 @@ func Resources() []*Resource {
 			NewList:  func() runtime.Object { return &storagev1.VolumeAttachmentList{} },
 			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
 			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
+
+		// RBAC objects are stored and validated but not enforced (see the
+		// apiserver package doc); roles print upstream's default NAME CREATED AT.
+		{GroupVersion: rbac, Plural: "roles", Singular: "role", Kind: "Role", Namespaced: true, NameValidation: validation.RBACName,
+			New: func() runtime.Object { return &rbacv1.Role{} }, NewList: func() runtime.Object { return &rbacv1.RoleList{} },
+			Validate: typed(validation.Role)},
+		{GroupVersion: rbac, Plural: "rolebindings", Singular: "rolebinding", Kind: "RoleBinding", Namespaced: true, NameValidation: validation.RBACName,
+			New: func() runtime.Object { return &rbacv1.RoleBinding{} }, NewList: func() runtime.Object { return &rbacv1.RoleBindingList{} },
+			Validate: typed(validation.RoleBinding), ValidateUpdate: typed2(validation.RoleBindingUpdate), Table: tables.RoleBindings},
+		// aggregationRule is validated and stored, but no controller fills an
+		// aggregated ClusterRole's rules from the roles it selects.
+		{GroupVersion: rbac, Plural: "clusterroles", Singular: "clusterrole", Kind: "ClusterRole", NameValidation: validation.RBACName,
+			New: func() runtime.Object { return &rbacv1.ClusterRole{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleList{} },
+			Validate: typed(validation.ClusterRole)},
+		{GroupVersion: rbac, Plural: "clusterrolebindings", Singular: "clusterrolebinding", Kind: "ClusterRoleBinding", NameValidation: validation.RBACName,
+			New:      func() runtime.Object { return &rbacv1.ClusterRoleBinding{} },
+			NewList:  func() runtime.Object { return &rbacv1.ClusterRoleBindingList{} },
+			Validate: typed(validation.ClusterRoleBinding), ValidateUpdate: typed2(validation.ClusterRoleBindingUpdate), Table: tables.ClusterRoleBindings},
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +35,7 @@ var GroupVersions = []schema.GroupVersion{
 	policyv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
 	storagev1.SchemeGroupVersion,
+	rbacv1.SchemeGroupVersion,
 }
 
 var addToScheme = []func(*runtime.Scheme) error{
@@ -47,6 +49,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	policyv1.AddToScheme,
 	authorizationv1.AddToScheme,
 	storagev1.AddToScheme,
+	rbacv1.AddToScheme,
 }
 
 // External returns a scheme with only the external types. The OpenAPI
@@ -126,6 +129,8 @@ func addDefaulting(s *runtime.Scheme) {
 	defaulter(s, defaults.CronJob)
 	defaulter(s, defaults.StorageClass)
 	defaulter(s, defaults.CSIDriver)
+	defaulter(s, defaults.RoleBinding)
+	defaulter(s, defaults.ClusterRoleBinding)
 }
 
 // fieldLabels lists the field selectors each kind supports beyond

@@ -5,6 +5,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -134,5 +135,35 @@ func TestStorageClass(t *testing.T) {
 	changed.Provisioner = "other"
 	if got := fields(StorageClassUpdate(changed, old)); len(got) != 2 || got[0] != "parameters" || got[1] != "provisioner" {
 		t.Errorf("update errors on %v", got)
+	}
+}
+
+func TestBindings(t *testing.T) {
+	ref := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: "system:r"}
+	sa := rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Name: "sa"}
+	for _, tc := range []struct {
+		name string
+		errs field.ErrorList
+		want []string
+	}{
+		{"role binding", RoleBinding(&rbacv1.RoleBinding{RoleRef: ref, Subjects: []rbacv1.Subject{sa}}), nil},
+		{"no role name", RoleBinding(&rbacv1.RoleBinding{RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role"}}), []string{"roleRef.name"}},
+		{"wrong ref group", RoleBinding(&rbacv1.RoleBinding{RoleRef: rbacv1.RoleRef{APIGroup: "x", Kind: "Role", Name: "r"}}), []string{"roleRef.apiGroup"}},
+		{"user without group", RoleBinding(&rbacv1.RoleBinding{RoleRef: ref, Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, Name: "u"}}}), []string{"subjects[0].apiGroup"}},
+		{"cluster binding to a role", ClusterRoleBinding(&rbacv1.ClusterRoleBinding{RoleRef: ref}), []string{"roleRef.kind"}},
+		{"cluster binding sa without namespace", ClusterRoleBinding(&rbacv1.ClusterRoleBinding{
+			RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "c"}, Subjects: []rbacv1.Subject{sa}}), []string{"subjects[0].namespace"}},
+		{"roleRef change", RoleBindingUpdate(&rbacv1.RoleBinding{RoleRef: rbacv1.RoleRef{Name: "a"}}, &rbacv1.RoleBinding{RoleRef: rbacv1.RoleRef{Name: "b"}}), []string{"roleRef"}},
+		{"empty aggregation", ClusterRole(&rbacv1.ClusterRole{AggregationRule: &rbacv1.AggregationRule{}}), []string{"aggregationRule.clusterRoleSelectors"}},
+	} {
+		if got := fields(tc.errs); len(got) != len(tc.want) || (len(got) > 0 && got[0] != tc.want[0]) {
+			t.Errorf("%s: errors on %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if msgs := RBACName("system:controller:x", false); len(msgs) != 0 {
+		t.Errorf("colon name rejected: %v", msgs)
+	}
+	if msgs := RBACName("a/b", false); len(msgs) == 0 {
+		t.Error("slash name accepted")
 	}
 }
