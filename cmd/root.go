@@ -37,6 +37,7 @@ containerd. Stock kubectl talks to it.`,
 	root.AddCommand(
 		newVersionCommand(),
 		newUpCommand(),
+		newResetCommand(),
 		newAPIServerCommand(),
 		newControllersCommand(),
 		newKubeletCommand(),

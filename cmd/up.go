@@ -12,6 +12,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubeconfig"
 	"github.com/kubeseed/kubeseed/kubelet"
 	"github.com/kubeseed/kubeseed/kubelet/proxy"
+	"github.com/spf13/pflag"
 )
 
 func newUpCommand() *cobra.Command {
@@ -65,8 +66,7 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&cfg.DataDir, "data-dir", cluster.DefaultDataDir, "directory holding the cluster's state (etcd, certificates, node agent)")
-	f.IntVar(&cfg.SecurePort, "secure-port", 6443, "HTTPS port of the API server (on 127.0.0.1)")
+	addHostFlags(f, &cfg)
 	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", nil, "external etcd client URLs (default: etcd embedded under --data-dir)")
 	f.StringVar(&cfg.NodeName, "node-name", host, "name of the node")
 	f.StringVar(&cfg.Runtime, "runtime", kubelet.RuntimeContainerd, "container runtime: containerd, or simulated (pods run no containers; no proxy or DNS)")
@@ -75,9 +75,6 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 	f.StringSliceVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolvers (host:port) for names outside the cluster domain (default: none, as pods have no route off the node)")
 	f.StringSliceVar(&cfg.ImagesDirs, "images-dir", nil, "directories of image tarballs the node imports at start (make build puts the demo images in bin/images)")
 	f.StringVar(&cfg.KubeletAddress, "kubelet-address", ":10250", "address of the node agent's HTTPS endpoint (logs, exec, port-forward)")
-	f.StringVar(&cfg.BPFPinPath, "bpf-pin-path", proxy.DefaultPinPath, "bpf filesystem directory of the service proxy's maps and links")
-	f.StringVar(&cfg.BridgeName, "bridge", "kubeseed0", "name of the pod bridge")
-	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "/kubeseed", "cgroup holding the pods")
 	f.BoolVar(&writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
 	f.StringVar(&logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")
 	return c
@@ -85,7 +82,9 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 
 // redirectStderr points file descriptor 2 at f and returns what undoes it.
 func redirectStderr(f *os.File) (func(), error) {
-	saved, err := unix.Dup(2)
+	// The saved copy must not leak into children (containerd and its shims
+	// would hold the terminal, or a caller's pipe, open for their lifetime).
+	saved, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("redirecting stderr: %w", err)
 	}
@@ -97,4 +96,14 @@ func redirectStderr(f *os.File) (func(), error) {
 		_ = unix.Dup2(saved, 2)
 		_ = unix.Close(saved)
 	}, nil
+}
+
+// addHostFlags adds the flags saying where a cluster lives on the host,
+// which `up` and `reset` share.
+func addHostFlags(f *pflag.FlagSet, cfg *cluster.Config) {
+	f.StringVar(&cfg.DataDir, "data-dir", cluster.DefaultDataDir, "directory holding the cluster's state (etcd, certificates, node agent)")
+	f.IntVar(&cfg.SecurePort, "secure-port", 6443, "HTTPS port of the API server (on 127.0.0.1)")
+	f.StringVar(&cfg.BPFPinPath, "bpf-pin-path", proxy.DefaultPinPath, "bpf filesystem directory of the service proxy's maps and links")
+	f.StringVar(&cfg.BridgeName, "bridge", "kubeseed0", "name of the pod bridge")
+	f.StringVar(&cfg.CgroupParent, "cgroup-parent", "/kubeseed", "cgroup holding the pods")
 }

@@ -96,6 +96,9 @@ func New() (*runtime.Scheme, error) {
 	if err := addParameterConversions(s); err != nil {
 		return nil, err
 	}
+	if err := addEventConversions(s); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

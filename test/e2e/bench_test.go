@@ -123,7 +123,7 @@ func deployAndAsk(c *cluster) (available, answered time.Duration, err error) {
 	asker := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "bench-asker"},
 		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "ask", Image: "busybox",
-			Command: []string{"sh", "-c", "for i in $(seq 200); do wget -qO- -T 1 http://bench/ && exit 0; sleep 0.05; done; exit 1"}}}},
+			Command: []string{"sh", "-c", "for i in $(seq 200); do wget -qO- http://bench/ && exit 0; sleep 0.05; done; exit 1"}}}},
 	}
 	if _, err := client.CoreV1().Pods("default").Create(ctx, asker, metav1.CreateOptions{}); err != nil {
 		return 0, 0, err

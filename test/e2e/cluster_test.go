@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kubeseed/kubeseed/kubelet/proxy"
 	"github.com/kubeseed/kubeseed/test/testenv"
 )
 
@@ -180,32 +179,32 @@ func (c *cluster) teardown() {
 		cancel()
 		c.stop(syscall.SIGTERM)
 	}
-	// What a failed run may have left: containerd and its shims (their
-	// command lines name the data dir) and the containers in the pods'
-	// cgroup, pinned namespaces, the bridge, pod cgroups, the proxy's pins
-	// and route.
-	killLeftovers(c.dataDir, e2eCgroupParent)
-	netns, _ := filepath.Glob(filepath.Join(c.dataDir, "kubelet", "network", "netns", "*"))
-	for _, p := range netns {
-		_ = exec.Command("umount", "-l", p).Run()
-	}
-	_ = exec.Command("ip", "link", "del", e2eBridge).Run()
-	for _, pattern := range []string{"/sys/fs/cgroup/*" + e2eCgroupParent + "/*/*", "/sys/fs/cgroup/*" + e2eCgroupParent + "/*", "/sys/fs/cgroup/*" + e2eCgroupParent} {
-		dirs, _ := filepath.Glob(pattern)
-		for _, d := range dirs {
-			_ = os.Remove(d)
+	// `kubeseed reset` removes what the cluster left on the host; check
+	// that it did, as a user who runs it would.
+	args := []string{"reset", "--data-dir", c.dataDir, "--bridge", e2eBridge, "--cgroup-parent", e2eCgroupParent, "--bpf-pin-path", e2ePinPath}
+	for i, a := range c.args {
+		if a == "--secure-port" {
+			args = append(args, a, c.args[i+1])
 		}
 	}
-	if err := proxy.Cleanup(e2ePinPath); err != nil {
-		c.t.Errorf("removing the proxy's pins: %v", err)
+	if out, err := run(c.t, 2*time.Minute, c.bin, args...); err != nil {
+		c.t.Errorf("kubeseed reset: %v\n%s", err, out)
 	}
-	mounts, _ := os.ReadFile("/proc/self/mounts")
-	for _, line := range strings.Split(string(mounts), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], c.dataDir) {
-			_ = exec.Command("umount", "-l", f[1]).Run()
-		}
+	if _, err := net.InterfaceByName(e2eBridge); err == nil {
+		c.t.Errorf("bridge %s left after reset", e2eBridge)
 	}
-	_ = os.RemoveAll(c.dataDir)
+	if _, err := os.Stat(e2ePinPath); err == nil {
+		c.t.Errorf("BPF pins %s left after reset", e2ePinPath)
+	}
+	if out, _ := run(c.t, 10*time.Second, "ip", "route", "show", e2eServiceCIDR); out != "" {
+		c.t.Errorf("route left after reset: %s", out)
+	}
+	if mounts, _ := os.ReadFile("/proc/self/mounts"); strings.Contains(string(mounts), c.dataDir) {
+		c.t.Errorf("mounts under %s left after reset", c.dataDir)
+	}
+	if _, err := os.Stat(c.dataDir); err == nil {
+		c.t.Errorf("data dir %s left after reset", c.dataDir)
+	}
 }
 
 func (c *cluster) kubectlPath() string {
@@ -220,6 +219,20 @@ func (c *cluster) kubectlPath() string {
 func (c *cluster) kubectlWith(bin string, timeout time.Duration, args ...string) (string, error) {
 	c.t.Helper()
 	return run(c.t, timeout, bin, append([]string{"--kubeconfig", c.kubeconfig}, args...)...)
+}
+
+// shell runs script in a fresh busybox pod as a user at its prompt would:
+// `kubectl run -i --rm --restart=Never -- sh` with the script typed on
+// stdin, so every command runs after kubectl has attached.
+func (c *cluster) shell(name, script string) (string, error) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.kubectlPath(), "--kubeconfig", c.kubeconfig, "run", "-i", "--rm", name,
+		"--image=busybox", "--restart=Never", "--", "sh")
+	cmd.Stdin = strings.NewReader(script + "\nexit\n")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
 }
 
 // k runs the v1.37 kubectl and fails the test on error.
@@ -299,22 +312,4 @@ func (c *cluster) gone(kinds, selector string) {
 		}
 		return nil
 	})
-}
-
-// killLeftovers kills processes whose command line names dataDir and those
-// in the pods' cgroup parent.
-func killLeftovers(dataDir, cgroupParent string) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cg, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cgroup"))
-		if strings.Contains(string(cmdline), dataDir) || strings.Contains(string(cg), cgroupParent+"/") {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-	time.Sleep(200 * time.Millisecond)
 }
