@@ -62,7 +62,8 @@ images: ## Build the seed session's demo images (kubeseed/echo, kubeseed/nginx-p
 		-echo-patched $(BIN)/demo/echo-patched -nginx-proxy $(BIN)/demo/nginx-proxy
 
 .PHONY: generate
-generate: ## Regenerate committed generated code (go generate ./...).
+generate: $(CONTROLLER_GEN) ## Regenerate committed generated code (deepcopy of apis/, go generate ./...).
+	$(CONTROLLER_GEN) object paths="./apis/..."
 	go generate ./...
 
 .PHONY: manifests
@@ -98,9 +99,10 @@ vet: ## Run go vet on every package (including the e2e suites).
 	go vet -tags e2e ./test/e2e/...
 
 .PHONY: verify
-verify: manifests ## Check that generated files are current (config/rbac, the proxy's BPF objects).
-	@if ! git diff --quiet -- config/rbac; then \
-		echo "verify: config/rbac is stale: run 'make manifests' and commit it"; git diff --stat -- config/rbac; exit 1; fi
+verify: manifests ## Check that generated files are current (config/rbac, deepcopy of apis/, the proxy's BPF objects).
+	$(CONTROLLER_GEN) object paths="./apis/..."
+	@if ! git diff --quiet -- config/rbac apis; then \
+		echo "verify: generated files are stale: run 'make manifests generate' and commit them"; git diff --stat -- config/rbac apis; exit 1; fi
 	hack/check-bpf-generate.sh
 
 .PHONY: test

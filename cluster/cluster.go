@@ -41,6 +41,8 @@ type Config struct {
 	SecurePort int
 	// EtcdServers are external etcd URLs; empty runs etcd embedded.
 	EtcdServers []string
+	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the external etcd.
+	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
 	// NodeName names the one node.
 	NodeName string
 	// Runtime is kubelet.RuntimeContainerd or kubelet.RuntimeSimulated; the
@@ -133,7 +135,8 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 	}
 	err = func() error {
 		api, err := apiserver.New(apiserver.Config{DataDir: cfg.DataDir, SecurePort: cfg.SecurePort,
-			EtcdServers: cfg.EtcdServers, ServiceClusterIPRange: cfg.ServiceCIDR})
+			EtcdServers: cfg.EtcdServers, EtcdCAFile: cfg.EtcdCAFile, EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile,
+			ServiceClusterIPRange: cfg.ServiceCIDR})
 		if err != nil {
 			return err
 		}

@@ -15,13 +15,16 @@ import (
 	"github.com/spf13/pflag"
 )
 
+// upOptions are the flags of `kubeseed up`.
+type upOptions struct {
+	cfg             cluster.Config
+	writeKubeconfig bool
+	logFile         string
+	configFile      string
+}
+
 func newUpCommand() *cobra.Command {
-	var (
-		cfg             cluster.Config
-		writeKubeconfig bool
-		logFile         string
-	)
-	host, _ := os.Hostname()
+	o := &upOptions{}
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Run a whole cluster in this process (etcd, API server, controllers, node agent, proxy, DNS)",
@@ -36,6 +39,13 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 'kubeseed up' adopts them (or removes what the API no longer holds).`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, writeKubeconfig, logFile := o.cfg, o.writeKubeconfig, o.logFile
+			if o.configFile != "" {
+				var err error
+				if cfg, writeKubeconfig, err = withConfigFile(o.configFile, c.Flags(), cfg, writeKubeconfig); err != nil {
+					return err
+				}
+			}
 			if writeKubeconfig {
 				cfg.WriteKubeconfig = kubeconfig.DefaultPath()
 			}
@@ -65,19 +75,28 @@ namespaces, the pod bridge and the service proxy's eBPF programs; the next
 			return cluster.Run(c.Context(), cfg, c.OutOrStdout())
 		},
 	}
-	f := c.Flags()
-	addHostFlags(f, &cfg)
-	f.StringSliceVar(&cfg.EtcdServers, "etcd-servers", nil, "external etcd client URLs (default: etcd embedded under --data-dir)")
-	f.StringVar(&cfg.NodeName, "node-name", host, "name of the node")
-	f.StringVar(&cfg.Runtime, "runtime", kubelet.RuntimeContainerd, "container runtime: containerd, or simulated (pods run no containers; no proxy or DNS)")
-	f.StringVar(&cfg.PodCIDR, "pod-cidr", cluster.DefaultPodCIDR, "the node's pod address range")
-	f.StringVar(&cfg.ServiceCIDR, "service-cidr", cluster.DefaultServiceCIDR, "the service cluster IP range")
-	f.StringSliceVar(&cfg.DNSUpstreams, "dns-upstream", nil, "resolvers (host:port) for names outside the cluster domain (default: none, as pods have no route off the node)")
-	f.StringSliceVar(&cfg.ImagesDirs, "images-dir", nil, "directories of image tarballs the node imports at start (make build puts the demo images in bin/images)")
-	f.StringVar(&cfg.KubeletAddress, "kubelet-address", ":10250", "address of the node agent's HTTPS endpoint (logs, exec, port-forward)")
-	f.BoolVar(&writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
-	f.StringVar(&logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")
+	o.addFlags(c.Flags())
 	return c
+}
+
+// addFlags binds the flags to o.
+func (o *upOptions) addFlags(f *pflag.FlagSet) {
+	host, _ := os.Hostname()
+	addHostFlags(f, &o.cfg)
+	f.StringVar(&o.configFile, "config", "", "a config.kubeseed.io/v1alpha1 Cluster file (flags given as well win over it)")
+	f.StringSliceVar(&o.cfg.EtcdServers, "etcd-servers", nil, "external etcd client URLs (default: etcd embedded under --data-dir)")
+	f.StringVar(&o.cfg.EtcdCAFile, "etcd-cafile", "", "CA bundle that verifies external etcd servers")
+	f.StringVar(&o.cfg.EtcdCertFile, "etcd-certfile", "", "client certificate for external etcd")
+	f.StringVar(&o.cfg.EtcdKeyFile, "etcd-keyfile", "", "client key for external etcd")
+	f.StringVar(&o.cfg.NodeName, "node-name", host, "name of the node")
+	f.StringVar(&o.cfg.Runtime, "runtime", kubelet.RuntimeContainerd, "container runtime: containerd, or simulated (pods run no containers; no proxy or DNS)")
+	f.StringVar(&o.cfg.PodCIDR, "pod-cidr", cluster.DefaultPodCIDR, "the node's pod address range")
+	f.StringVar(&o.cfg.ServiceCIDR, "service-cidr", cluster.DefaultServiceCIDR, "the service cluster IP range")
+	f.StringSliceVar(&o.cfg.DNSUpstreams, "dns-upstream", nil, "resolvers (host:port) for names outside the cluster domain (default: none, as pods have no route off the node)")
+	f.StringSliceVar(&o.cfg.ImagesDirs, "images-dir", nil, "directories of image tarballs the node imports at start (make build puts the demo images in bin/images)")
+	f.StringVar(&o.cfg.KubeletAddress, "kubelet-address", ":10250", "address of the node agent's HTTPS endpoint (logs, exec, port-forward)")
+	f.BoolVar(&o.writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
+	f.StringVar(&o.logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")
 }
 
 // redirectStderr points file descriptor 2 at f and returns what undoes it.
