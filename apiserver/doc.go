@@ -5,7 +5,15 @@
 // DataDir/admin.kubeconfig; Run starts etcd (unless external servers are
 // given), serves HTTPS until its context ends and then stops both; Ready is
 // closed once /readyz passes and the system namespaces and the kubernetes
-// service exist. The pieces live in sub-packages: scheme (types, defaulting
+// service exist.
+//
+// The server is kube-apiserver's chain of three (chain.go): kube-aggregator
+// (APIService objects; discovery and OpenAPI for the whole chain) in front of
+// the core API in front of apiextensions-apiserver (CustomResourceDefinitions
+// and their objects, stored under /registry/<group>/<resource>). The
+// built-in group versions are registered as local APIServices at start, and a
+// CRD's group versions while a CRD serves them (apiservices.go). The pieces
+// of the core API live in sub-packages: scheme (types, defaulting
 // hooks, field selectors), defaults and validation (upstream's values and
 // checks), registry (etcd-backed storage, subresources, service IP and node
 // port allocation, node proxying), tables (kubectl get columns), openapi

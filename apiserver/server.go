@@ -21,19 +21,20 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	serveroptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
+	clientinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	basecompatibility "k8s.io/component-base/compatibility"
 	"k8s.io/klog/v2"
+	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
 
 	"github.com/kubeseed/kubeseed/apiserver/allocator"
 	"github.com/kubeseed/kubeseed/apiserver/etcd"
-	"github.com/kubeseed/kubeseed/apiserver/openapi"
 	"github.com/kubeseed/kubeseed/apiserver/pki"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
 	"github.com/kubeseed/kubeseed/apiserver/scheme"
@@ -138,7 +139,11 @@ func (s *Server) Run(ctx context.Context) error {
 	}()
 	go s.waitReady(ctx)
 	logger.Info("Serving", "address", s.cfg.serverURL(), "kubeconfig", s.AdminKubeconfig())
-	return server.PrepareRun().RunWithContext(ctx)
+	prepared, err := server.PrepareRun()
+	if err != nil {
+		return fmt.Errorf("preparing the API server: %w", err)
+	}
+	return prepared.Run(ctx)
 }
 
 func (s *Server) etcdClient(endpoints []string) (*clientv3.Client, error) {
@@ -158,7 +163,7 @@ func (s *Server) etcdClient(endpoints []string) (*clientv3.Client, error) {
 }
 
 // build assembles the generic API server with every served group installed.
-func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*genericapiserver.GenericAPIServer, error) {
+func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggregatorapiserver.APIAggregator, error) {
 	sch, err := scheme.New()
 	if err != nil {
 		return nil, err
@@ -198,11 +203,17 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	config.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
 
-	namer := openapinamer.NewDefinitionNamer(external)
-	config.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openapi.GetOpenAPIDefinitions, namer)
-	config.OpenAPIConfig.Info.Title = "Kubernetes"
-	config.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
-	config.OpenAPIV3Config.Info.Title = "Kubernetes"
+	setOpenAPI(config, external)
+	// One aggregated discovery document for the whole chain, each server
+	// adding its groups (as kube-apiserver shares it).
+	config.AggregatedDiscoveryGroupManager = discoveryendpoint.NewResourceManager("apis")
+
+	loopbackClient, err := kubernetes.NewForConfig(config.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	informers := clientinformers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
+	services := aggregatorapiserver.NewClusterIPServiceResolver(informers.Core().V1().Services().Lister())
 
 	backend := storagebackend.NewDefaultConfig("/registry", nil)
 	backend.Transport.ServerList = endpoints
@@ -210,11 +221,25 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	backend.Transport.CertFile = s.cfg.EtcdCertFile
 	backend.Transport.KeyFile = s.cfg.EtcdKeyFile
 	etcdOptions := serveroptions.NewEtcdOptions(backend)
+	// The other servers of the chain copy the configuration before the
+	// core's storage and etcd health check are added to it.
+	extCfg, err := extensionsConfig(*config, external, *etcdOptions, informers, loopbackClient, services)
+	if err != nil {
+		return nil, err
+	}
+	aggCfg, err := aggregatorConfig(*config, external, *etcdOptions, informers, services)
+	if err != nil {
+		return nil, err
+	}
 	if err := etcdOptions.ApplyWithStorageFactoryTo(newStorageFactory(*backend, codecs), config); err != nil {
 		return nil, fmt.Errorf("etcd storage: %w", err)
 	}
 
-	server, err := config.Complete(nil).New("kubeseed-apiserver", genericapiserver.NewEmptyDelegate())
+	ext, err := extCfg.Complete().New(genericapiserver.NewEmptyDelegate())
+	if err != nil {
+		return nil, fmt.Errorf("creating the apiextensions server: %w", err)
+	}
+	server, err := config.Complete(informers).New("kubeseed-apiserver", ext.GenericAPIServer)
 	if err != nil {
 		return nil, fmt.Errorf("creating API server: %w", err)
 	}
@@ -253,7 +278,9 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*generi
 	}); err != nil {
 		return nil, err
 	}
-	return server, nil
+	// Last: the aggregator takes over the delegates' post-start hooks and
+	// the paths they list when it is created.
+	return newAggregator(aggCfg, server, ext)
 }
 
 func install(server *genericapiserver.GenericAPIServer, groups []registry.Group, sch *runtime.Scheme, codecs serializer.CodecFactory) error {

@@ -1,0 +1,178 @@
+package apiserver
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"go.opentelemetry.io/otel/trace/noop"
+	apiextensionsapiserver "k8s.io/apiextensions-apiserver/pkg/apiserver"
+	apiextensionsoptions "k8s.io/apiextensions-apiserver/pkg/cmd/server/options"
+	apiextensionsopenapi "k8s.io/apiextensions-apiserver/pkg/generated/openapi"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	serveroptions "k8s.io/apiserver/pkg/server/options"
+	"k8s.io/apiserver/pkg/util/webhook"
+	clientinformers "k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	apiregistrationv1beta1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1beta1"
+	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
+	aggregatorscheme "k8s.io/kube-aggregator/pkg/apiserver/scheme"
+	apiregistrationclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset/typed/apiregistration/v1"
+	"k8s.io/kube-aggregator/pkg/controllers/autoregister"
+	aggregatoropenapi "k8s.io/kube-aggregator/pkg/generated/openapi"
+	"k8s.io/kube-openapi/pkg/common"
+
+	"github.com/kubeseed/kubeseed/apiserver/openapi"
+)
+
+// The server is the chain kube-apiserver builds: the aggregator (APIService
+// objects, discovery and OpenAPI for everything below it) in front of the
+// core API (k8s.io/api's groups) in front of apiextensions-apiserver
+// (CustomResourceDefinitions and their objects). A request falls through
+// the chain until a server has a route for it; authentication, authorization
+// and the rest of the filter chain run once, in the aggregator.
+
+// openAPIDefinitions are the definitions of every type the chain serves.
+func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
+	defs := openapi.GetOpenAPIDefinitions(ref)
+	maps.Copy(defs, apiextensionsopenapi.GetOpenAPIDefinitions(ref))
+	maps.Copy(defs, aggregatoropenapi.GetOpenAPIDefinitions(ref))
+	return defs
+}
+
+// setOpenAPI gives c OpenAPI v2 and v3 configs over every served type. Each
+// server of the chain needs its own: the configs are filled in per server.
+func setOpenAPI(c *genericapiserver.Config, external *runtime.Scheme) {
+	namer := openapinamer.NewDefinitionNamer(external, apiextensionsapiserver.Scheme, aggregatorscheme.Scheme)
+	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
+	c.OpenAPIConfig.Info.Title = "Kubernetes"
+	c.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openAPIDefinitions, namer)
+	c.OpenAPIV3Config.Info.Title = "Kubernetes"
+}
+
+// delegateConfig copies the shared configuration for another server of the
+// chain: its own post-start hooks (names must be unique across the chain)
+// and health checks, and no storage until the caller sets it.
+func delegateConfig(base genericapiserver.Config, external *runtime.Scheme) genericapiserver.Config {
+	c := base
+	c.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
+	c.HealthzChecks = slices.Clone(base.HealthzChecks)
+	c.LivezChecks = slices.Clone(base.LivezChecks)
+	c.ReadyzChecks = slices.Clone(base.ReadyzChecks)
+	c.RESTOptionsGetter = nil
+	setOpenAPI(&c, external)
+	return c
+}
+
+// extensionsConfig configures apiextensions-apiserver. CRDs are stored as
+// kube-apiserver stores them (/registry/apiextensions.k8s.io/...), custom
+// resources under /registry/<group>/<resource>.
+func extensionsConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, client kubernetes.Interface, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
+	c := delegateConfig(base, external)
+	// Custom resources obey namespace lifecycle as built-in ones do (the
+	// core registry checks its own): none in a missing namespace, no new
+	// ones in a terminating one.
+	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
+	if err != nil {
+		return nil, err
+	}
+	lc.SetExternalKubeInformerFactory(informers)
+	lc.SetExternalKubeClientSet(client)
+	if err := lc.ValidateInitialization(); err != nil {
+		return nil, err
+	}
+	c.AdmissionControl = lc
+	etcd.StorageConfig.Codec = apiextensionsapiserver.Codecs.LegacyCodec(apiextensionsV1beta1, apiextensionsV1)
+	etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiextensionsV1beta1, schema.GroupKind{Group: apiextensionsV1beta1.Group})
+	etcd.SkipHealthEndpoints = true // the core server checks etcd
+	if err := etcd.ApplyTo(&c); err != nil {
+		return nil, fmt.Errorf("apiextensions storage: %w", err)
+	}
+	c.MergedResourceConfig = apiextensionsapiserver.DefaultAPIResourceConfigSource()
+	return &apiextensionsapiserver.Config{
+		GenericConfig: &genericapiserver.RecommendedConfig{Config: c, SharedInformerFactory: informers},
+		ExtraConfig: apiextensionsapiserver.ExtraConfig{
+			CRDRESTOptionsGetter: apiextensionsoptions.NewCRDRESTOptionsGetter(etcd, c.ResourceTransformers, c.StorageObjectCountTracker),
+			MasterCount:          1,
+			ServiceResolver:      resolver,
+			AuthResolverWrapper:  webhook.NewDefaultAuthenticationInfoResolverWrapper(nil, nil, c.LoopbackClientConfig, noop.NewTracerProvider()),
+		},
+	}, nil
+}
+
+var (
+	apiextensionsV1      = schema.GroupVersion{Group: "apiextensions.k8s.io", Version: "v1"}
+	apiextensionsV1beta1 = schema.GroupVersion{Group: "apiextensions.k8s.io", Version: "v1beta1"}
+)
+
+// aggregatorConfig configures kube-aggregator; APIServices are stored as
+// kube-apiserver stores them.
+func aggregatorConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver aggregatorapiserver.ServiceResolver) (*aggregatorapiserver.Config, error) {
+	c := delegateConfig(base, external)
+	// The aggregator serves the OpenAPI of the whole chain itself.
+	c.SkipOpenAPIInstallation = true
+	etcd.StorageConfig.Codec = aggregatorscheme.Codecs.LegacyCodec(apiregistrationv1.SchemeGroupVersion, apiregistrationv1beta1.SchemeGroupVersion)
+	etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiregistrationv1.SchemeGroupVersion, schema.GroupKind{Group: apiregistrationv1beta1.GroupName})
+	etcd.SkipHealthEndpoints = true
+	if err := etcd.ApplyTo(&c); err != nil {
+		return nil, fmt.Errorf("aggregator storage: %w", err)
+	}
+	c.MergedResourceConfig = aggregatorapiserver.DefaultAPIResourceConfigSource()
+	return &aggregatorapiserver.Config{
+		GenericConfig: &genericapiserver.RecommendedConfig{Config: c, SharedInformerFactory: informers},
+		ExtraConfig:   aggregatorapiserver.ExtraConfig{ServiceResolver: resolver},
+	}, nil
+}
+
+// newAggregator builds the aggregator in front of core and registers the
+// APIServices of the built-in groups (once, at start) and of CRD groups
+// (while a CRD serves them).
+func newAggregator(cfg *aggregatorapiserver.Config, core *genericapiserver.GenericAPIServer, ext *apiextensionsapiserver.CustomResourceDefinitions) (*aggregatorapiserver.APIAggregator, error) {
+	completed := cfg.Complete()
+	agg, err := completed.NewWithDelegate(core)
+	if err != nil {
+		return nil, fmt.Errorf("creating the aggregator: %w", err)
+	}
+	client, err := apiregistrationclient.NewForConfig(completed.GenericConfig.LoopbackClientConfig)
+	if err != nil {
+		return nil, err
+	}
+	apiServices := agg.APIRegistrationInformers.Apiregistration().V1().APIServices()
+	register := autoregister.NewAutoRegisterController(apiServices, client)
+	builtin, err := builtinAPIServices(core.ListedPaths())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range builtin {
+		register.AddAPIServiceToSyncOnStart(s)
+	}
+	for gv, p := range builtinPriorities {
+		agg.GenericAPIServer.AggregatedDiscoveryGroupManager.SetGroupVersionPriority(metav1.GroupVersion{Group: gv.Group, Version: gv.Version}, int(p.group), int(p.version))
+	}
+	crds, err := newCRDRegistration(ext.Informers.Apiextensions().V1().CustomResourceDefinitions(), register)
+	if err != nil {
+		return nil, err
+	}
+	if err := agg.GenericAPIServer.AddPostStartHook("kubeseed-apiservice-registration", func(hc genericapiserver.PostStartHookContext) error {
+		go func() {
+			if err := crds.run(hc); err != nil {
+				return
+			}
+			register.Run(2, hc.Done())
+		}()
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := agg.GenericAPIServer.AddBootSequenceHealthChecks(apiServicesAvailable(builtin, apiServices.Lister())); err != nil {
+		return nil, err
+	}
+	return agg, nil
+}
