@@ -58,6 +58,9 @@ type Config struct {
 	DNSUpstreams []string
 	// ImagesDirs hold image tarballs the node imports at start.
 	ImagesDirs []string
+	// RegistryFallback lets the node pull what its registry mirror lacks
+	// from the registries themselves (off: nothing leaves the machine).
+	RegistryFallback bool
 	// KubeletAddress is the node agent's HTTPS endpoint (logs, exec).
 	KubeletAddress string
 	// BPFPinPath is where the proxy pins its maps and links.
@@ -195,7 +198,8 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 		}
 		agent, err := kubelet.New(kubelet.Config{RestConfig: rest.CopyConfig(rc), NodeName: cfg.NodeName, Runtime: cfg.Runtime,
 			RootDir: kubeletDir, PodCIDR: cfg.PodCIDR, ClusterDNS: dnsIP.String(), ClientCA: ca,
-			ServerAddress: cfg.KubeletAddress, BridgeName: cfg.BridgeName, CgroupParent: cfg.CgroupParent})
+			ServerAddress: cfg.KubeletAddress, BridgeName: cfg.BridgeName, CgroupParent: cfg.CgroupParent,
+			RegistryFallback: cfg.RegistryFallback})
 		if err != nil {
 			return err
 		}

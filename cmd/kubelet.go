@@ -5,10 +5,17 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeseed/kubeseed/kubelet"
+	"github.com/kubeseed/kubeseed/kubelet/registry"
 )
+
+// addRegistryFlags adds --registry-fallback, which `kubelet` and `up` share.
+func addRegistryFlags(f *pflag.FlagSet, fallback *bool) {
+	f.BoolVar(fallback, "registry-fallback", true, "pull images the node's registry mirror lacks from their registries; false: contact no registry off this machine")
+}
 
 func newKubeletCommand() *cobra.Command {
 	var (
@@ -55,6 +62,9 @@ on the CNI bridge. --runtime simulated runs no containers (for scale tests).`,
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "InternalIP of the node (default: detected)")
 	f.StringVar(&cfg.ServerAddress, "address", ":10250", "address of the node's HTTPS endpoint (logs, exec, attach, port-forward)")
 	f.StringVar(&clientCAFile, "client-ca-file", "", "CA bundle of the API server's kubelet client certificate (without it, no HTTPS endpoint)")
+	addRegistryFlags(f, &cfg.RegistryFallback)
+	f.StringVar(&cfg.RegistryMirrorAddress, "registry-mirror-address", "127.0.0.1:0", "loopback address of the node's registry mirror (port 0: a free one)")
+	f.StringSliceVar(&cfg.MirroredRegistries, "mirrored-registries", registry.DefaultMirrored, "registries whose pulls try the node's registry mirror first")
 	_ = c.MarkFlagRequired("node-name")
 	return c
 }

@@ -41,6 +41,7 @@ containerd. Stock kubectl talks to it.`,
 		newAPIServerCommand(),
 		newControllersCommand(),
 		newKubeletCommand(),
+		newImageCommand(),
 	)
 	return root
 }

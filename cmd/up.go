@@ -94,6 +94,7 @@ func (o *upOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&o.cfg.ServiceCIDR, "service-cidr", cluster.DefaultServiceCIDR, "the service cluster IP range")
 	f.StringSliceVar(&o.cfg.DNSUpstreams, "dns-upstream", nil, "resolvers (host:port) for names outside the cluster domain (default: none, as pods have no route off the node)")
 	f.StringSliceVar(&o.cfg.ImagesDirs, "images-dir", nil, "directories of image tarballs the node imports at start (make build puts the demo images in bin/images)")
+	addRegistryFlags(f, &o.cfg.RegistryFallback)
 	f.StringVar(&o.cfg.KubeletAddress, "kubelet-address", ":10250", "address of the node agent's HTTPS endpoint (logs, exec, port-forward)")
 	f.BoolVar(&o.writeKubeconfig, "write-kubeconfig", true, "merge the admin kubeconfig into $KUBECONFIG or ~/.kube/config as context kubeseed (made current)")
 	f.StringVar(&o.logFile, "log-file", "", "where component logs go (default <data-dir>/kubeseed.log; - for stderr)")

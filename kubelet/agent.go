@@ -23,6 +23,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubelet/network"
 	"github.com/kubeseed/kubeseed/kubelet/node"
 	"github.com/kubeseed/kubeseed/kubelet/podworker"
+	"github.com/kubeseed/kubeseed/kubelet/registry"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
@@ -76,15 +77,50 @@ func (a *Agent) newRuntime(ctx context.Context, notify kruntime.Notifier) (krunt
 	}
 	hostResolv, _ := os.ReadFile("/etc/resolv.conf")
 	return containerd.New(ctx, containerd.Config{
-		Address:       a.cfg.ContainerdAddress,
-		RootDir:       a.cfg.RootDir,
-		Network:       net,
-		DNS:           network.DNSConfig{ClusterDNS: a.cfg.ClusterDNS, ClusterDomain: a.cfg.ClusterDomain, HostResolvConf: string(hostResolv)},
-		NodeIP:        a.cfg.NodeIP,
-		CgroupParent:  a.cfg.CgroupParent,
-		BusyboxBinary: a.cfg.BusyboxBinary,
-		Notify:        notify,
+		Address:          a.cfg.ContainerdAddress,
+		RootDir:          a.cfg.RootDir,
+		Network:          net,
+		DNS:              network.DNSConfig{ClusterDNS: a.cfg.ClusterDNS, ClusterDomain: a.cfg.ClusterDomain, HostResolvConf: string(hostResolv)},
+		NodeIP:           a.cfg.NodeIP,
+		CgroupParent:     a.cfg.CgroupParent,
+		BusyboxBinary:    a.cfg.BusyboxBinary,
+		Notify:           notify,
+		HostsDir:         a.hostsDir(),
+		RegistryFallback: a.cfg.RegistryFallback,
 	})
+}
+
+// hostsDir holds containerd's registry host configuration (hosts.toml per
+// registry).
+func (a *Agent) hostsDir() string { return filepath.Join(a.cfg.RootDir, "certs.d") }
+
+// startMirror serves the images of the node's containerd on loopback and
+// points the mirrored registries' host configuration at it, so pulls
+// (imagePullPolicy Always above all) are answered by the node itself. It
+// returns what stops the mirror and waits for it.
+func (a *Agent) startMirror(ctx context.Context, rt *containerd.Runtime) (func(), error) {
+	c := rt.Client()
+	m, err := registry.New(registry.Config{Address: a.cfg.RegistryMirrorAddress,
+		Images: c.ImageService(), Content: c.ContentStore(), Namespace: containerd.Namespace})
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	mctx, cancel := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		if err := m.Run(mctx); err != nil {
+			klog.FromContext(ctx).Error(err, "Registry mirror stopped")
+		}
+	}()
+	stop := func() { cancel(); <-done }
+	if err := registry.WriteHostsConfig(a.hostsDir(), m.URL(), a.cfg.MirroredRegistries); err != nil {
+		stop()
+		return nil, fmt.Errorf("kubelet: registry host configuration: %w", err)
+	}
+	klog.FromContext(ctx).Info("Registry mirror serving the node's images", "url", m.URL(),
+		"mirrored", a.cfg.MirroredRegistries, "fallback", a.cfg.RegistryFallback)
+	return stop, nil
 }
 
 // Run starts the agent and blocks until ctx ends.
@@ -107,6 +143,14 @@ func (a *Agent) Run(ctx context.Context) error {
 		return err
 	}
 	defer rt.Close()
+	if crt, ok := rt.(*containerd.Runtime); ok {
+		stop, err := a.startMirror(ctx, crt)
+		if err != nil {
+			return err
+		}
+		// Before the runtime closes: requests in flight read its store.
+		defer stop()
+	}
 	rtName, rtVersion, err := rt.Version(ctx)
 	if err != nil {
 		return fmt.Errorf("kubelet: runtime version: %w", err)

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/kubeseed/kubeseed/kubelet/registry"
 )
 
 // Runtimes the agent can run pods on.
@@ -57,6 +59,18 @@ type Config struct {
 	Resync time.Duration
 	// HeartbeatInterval is how often the lease is renewed (default 10 s).
 	HeartbeatInterval time.Duration
+	// RegistryMirrorAddress is where the node's read-only registry mirror
+	// listens, a loopback host:port (default 127.0.0.1:0: a free port).
+	RegistryMirrorAddress string
+	// MirroredRegistries are the registries whose pulls try the mirror
+	// first (default docker.io and registry.k8s.io).
+	MirroredRegistries []string
+	// RegistryFallback lets pulls the mirror cannot answer go on to the
+	// registries themselves. Off (the zero value, which tests rely on),
+	// pulls reach loopback registries only and nothing leaves the machine;
+	// `kubeseed kubelet` and `kubeseed up` turn it on unless
+	// --registry-fallback=false.
+	RegistryFallback bool
 }
 
 // Default values.
@@ -100,6 +114,12 @@ func (c *Config) complete() error {
 	}
 	if c.ServerAddress == "" {
 		c.ServerAddress = ":10250"
+	}
+	if c.RegistryMirrorAddress == "" {
+		c.RegistryMirrorAddress = "127.0.0.1:0"
+	}
+	if c.MirroredRegistries == nil {
+		c.MirroredRegistries = registry.DefaultMirrored
 	}
 	if c.SimulatedStartDelay == 0 {
 		c.SimulatedStartDelay = time.Second

@@ -39,6 +39,19 @@ func (b *Backoff) InBackoff(key string, finishedAt, now time.Time) (bool, time.D
 	return now.Sub(finishedAt) < e.delay, e.delay
 }
 
+// InBackoffSinceUpdate reports whether key must still wait at now, counted
+// from the last Next (image pulls back off from their last failure), and
+// the current delay.
+func (b *Backoff) InBackoffSinceUpdate(key string, now time.Time) (bool, time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entries[key]
+	if e == nil || b.expired(e, now) {
+		return false, 0
+	}
+	return now.Sub(e.last) < e.delay, e.delay
+}
+
 // Next records a restart of key at now.
 func (b *Backoff) Next(key string, now time.Time) {
 	b.mu.Lock()

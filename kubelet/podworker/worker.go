@@ -34,6 +34,8 @@ type Config struct {
 	Resync time.Duration
 	// Backoff spaces out restarts (default NewBackoff()).
 	Backoff *Backoff
+	// PullBackoff spaces out failed image pulls (default NewPullBackoff()).
+	PullBackoff *Backoff
 	// Allocatable is what pods may request on the node (nil: no admission
 	// check).
 	Allocatable corev1.ResourceList
@@ -84,6 +86,9 @@ func New(ctx context.Context, cfg Config) *Workers {
 	}
 	if cfg.Backoff == nil {
 		cfg.Backoff = NewBackoff()
+	}
+	if cfg.PullBackoff == nil {
+		cfg.PullBackoff = NewPullBackoff()
 	}
 	return &Workers{cfg: cfg, ctx: ctx, workers: map[types.UID]*worker{}}
 }
@@ -184,6 +189,7 @@ func (ws *Workers) run(uid types.UID, w *worker) {
 			delete(ws.workers, uid)
 			ws.mu.Unlock()
 			ws.cfg.Backoff.Forget(string(uid))
+			ws.cfg.PullBackoff.Forget(string(uid))
 			return
 		}
 	}
@@ -260,7 +266,6 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 			attempt := 0
 			if l != nil {
 				attempt = l.Attempt + 1
-				ws.cfg.Backoff.Next(key, now)
 			}
 			if ws.start(ctx, w, pod, c, sb, attempt, volumePaths) {
 				started = true
@@ -406,22 +411,14 @@ func (ws *Workers) admit(ctx context.Context, w *worker, pod *corev1.Pod) (bool,
 // recording why it waits when it cannot.
 func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int, volumePaths map[string]string) bool {
 	rt, rec := ws.cfg.Runtime, ws.cfg.Recorder
-	img, err := rt.EnsureImage(ctx, pod, c)
-	if err != nil {
-		reason := ReasonErrImagePull
-		if c.ImagePullPolicy == corev1.PullNever {
-			reason = ReasonErrImageNeverPull
-			rec.Eventf(pod, corev1.EventTypeWarning, reason, "Container image %q is not present with pull policy of Never", c.Image)
-		} else {
-			rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
-		}
-		w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: reason, Message: err.Error()}
+	img, ok := ws.ensureImage(ctx, w, pod, c)
+	if !ok {
 		return false
 	}
-	if img.Pulled {
-		rec.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q", c.Image)
-	} else {
-		rec.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+	if attempt > 0 {
+		// A restart counts for the crash back-off once its image is there:
+		// a failing pull backs off on its own (ImagePullBackOff).
+		ws.cfg.Backoff.Next(string(pod.UID)+"/"+c.Name, time.Now())
 	}
 	env, err := Env(ctx, ws.cfg.Client, pod, c, sb.IP, ws.cfg.NodeIP)
 	if err != nil {

@@ -59,7 +59,7 @@ type StartRequest struct {
 	Sandbox   *Sandbox
 	// Env is the fully resolved environment (NAME=value).
 	Env []string
-	// ImageRef is what EnsureImage returned.
+	// ImageRef is what ImageStatus or PullImage returned.
 	ImageRef string
 	// Mounts are the container's volume mounts, resolved to host paths.
 	Mounts []Mount
@@ -72,16 +72,16 @@ type Mount struct {
 	ReadOnly      bool
 }
 
-// ImageResult says what EnsureImage did.
-type ImageResult struct {
+// Image is an image on the node.
+type Image struct {
 	// Ref identifies the image in the runtime (name@digest or an ID).
 	Ref string
-	// Pulled is true when the image was fetched, false when it was present.
-	Pulled bool
+	// Size is the image's size in bytes (its content for this platform).
+	Size int64
 }
 
-// ErrImageNotPresent is returned by EnsureImage when the image is missing and
-// the policy (Never) or the lack of a registry forbids fetching it.
+// ErrImageNotPresent is returned by ImageStatus when the image is not on the
+// node.
 var ErrImageNotPresent = errors.New("image not present")
 
 // Runtime runs pods. All methods are safe for concurrent use and idempotent
@@ -98,8 +98,13 @@ type Runtime interface {
 	StopSandbox(ctx context.Context, uid types.UID) error
 	// RemoveSandbox removes the sandbox and everything left of the pod.
 	RemoveSandbox(ctx context.Context, uid types.UID) error
-	// EnsureImage makes the container's image available.
-	EnsureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (ImageResult, error)
+	// ImageStatus finds an image (as a pod spec names it) on the node, or
+	// returns ErrImageNotPresent. It never contacts a registry.
+	ImageStatus(ctx context.Context, image string) (Image, error)
+	// PullImage fetches an image from its registry, as the node's registry
+	// configuration says (the node's mirror first), and makes it ready to
+	// run. It returns within a bounded time.
+	PullImage(ctx context.Context, image string) (Image, error)
 	// StartContainer creates and starts one attempt of a container.
 	StartContainer(ctx context.Context, req StartRequest) error
 	// StopContainer stops the running attempt of a container: SIGTERM, then

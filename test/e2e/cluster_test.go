@@ -89,7 +89,9 @@ func startCluster(t testing.TB) *cluster {
 	c.args = []string{"up", "--data-dir", dataDir, "--secure-port", strconv.Itoa(freePort(t)),
 		"--write-kubeconfig=false", "--images-dir", images, "--node-name", "e2e-node",
 		"--pod-cidr", e2ePodCIDR, "--service-cidr", e2eServiceCIDR, "--bridge", e2eBridge,
-		"--cgroup-parent", e2eCgroupParent, "--bpf-pin-path", e2ePinPath, "--kubelet-address", "0.0.0.0:0"}
+		"--cgroup-parent", e2eCgroupParent, "--bpf-pin-path", e2ePinPath, "--kubelet-address", "0.0.0.0:0",
+		// No packet may leave the machine: pulls reach the node's mirror only.
+		"--registry-fallback=false"}
 	t.Cleanup(func() {
 		c.teardown()
 		if len(forward) > 0 {

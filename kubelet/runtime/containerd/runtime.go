@@ -16,6 +16,7 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
@@ -75,6 +76,17 @@ type Config struct {
 	BusyboxBinary string
 	// Notify is called when a container of a pod exits.
 	Notify kruntime.Notifier
+	// HostsDir holds containerd's registry host configuration
+	// (<registry>/hosts.toml, the layout of containerd's CRI config_path),
+	// default RootDir/certs.d.
+	HostsDir string
+	// RegistryFallback lets pulls reach registries outside this machine.
+	// Off (the zero value), only hosts at loopback IP addresses are
+	// contacted (the node's mirror, a registry a test runs): nothing, not
+	// even a DNS query, leaves the machine.
+	RegistryFallback bool
+	// PullTimeout bounds one pull (default 5 min).
+	PullTimeout time.Duration
 }
 
 // Runtime runs pods on containerd.
@@ -82,6 +94,8 @@ type Runtime struct {
 	cfg    Config
 	daemon *Daemon
 	client *containerd.Client
+	// hosts is where pulls go, from HostsDir.
+	hosts docker.RegistryHosts
 
 	mu        sync.Mutex
 	sandboxes map[types.UID]*kruntime.Sandbox
@@ -102,7 +116,14 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.ImportDir == "" {
 		cfg.ImportDir = filepath.Join(cfg.RootDir, "images")
 	}
+	if cfg.HostsDir == "" {
+		cfg.HostsDir = filepath.Join(cfg.RootDir, "certs.d")
+	}
+	if cfg.PullTimeout == 0 {
+		cfg.PullTimeout = 5 * time.Minute
+	}
 	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, attached: map[string]*attachable{}}
+	r.hosts = RegistryHosts(ctx, cfg.HostsDir, cfg.RegistryFallback)
 	address := cfg.Address
 	if address == "" {
 		d, err := StartDaemon(ctx, cfg.RootDir)
@@ -290,29 +311,53 @@ func NormalizeImage(image string) (string, error) {
 	return reference.TagNameOnly(named).String(), nil
 }
 
-// EnsureImage implements runtime.Runtime. No registry is reachable, so
-// every policy uses the image already in containerd: IfNotPresent and Never
-// as upstream does; Always too, which upstream would re-resolve against the
-// registry (issue 9 adds a node-local registry mirror that makes Always real).
-func (r *Runtime) EnsureImage(ctx context.Context, pod *corev1.Pod, c *corev1.Container) (kruntime.ImageResult, error) {
+// ImageStatus implements runtime.Runtime: the image under its normalized
+// name in containerd, unpacked (an image imported without unpacking is
+// unpacked here).
+func (r *Runtime) ImageStatus(ctx context.Context, image string) (kruntime.Image, error) {
 	ctx = r.ns(ctx)
-	name, err := NormalizeImage(c.Image)
+	name, err := NormalizeImage(image)
 	if err != nil {
-		return kruntime.ImageResult{}, err
+		return kruntime.Image{}, err
 	}
 	img, err := r.client.GetImage(ctx, name)
 	if errdefs.IsNotFound(err) {
-		return kruntime.ImageResult{}, fmt.Errorf("%w: %s is not on the node and no registry is reachable (import it with an image tarball)", kruntime.ErrImageNotPresent, name)
+		return kruntime.Image{}, fmt.Errorf("%w: %s", kruntime.ErrImageNotPresent, name)
 	}
 	if err != nil {
-		return kruntime.ImageResult{}, err
+		return kruntime.Image{}, err
 	}
 	if ok, err := img.IsUnpacked(ctx, Snapshotter); err == nil && !ok {
 		if err := img.Unpack(ctx, Snapshotter); err != nil {
-			return kruntime.ImageResult{}, fmt.Errorf("unpacking %s: %w", name, err)
+			return kruntime.Image{}, fmt.Errorf("unpacking %s: %w", name, err)
 		}
 	}
-	return kruntime.ImageResult{Ref: name + "@" + img.Target().Digest.String()}, nil
+	size, _ := img.Size(ctx)
+	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size}, nil
+}
+
+// PullImage implements runtime.Runtime: containerd's pull (resolve, fetch
+// what the content store lacks, unpack) through the resolver of
+// registryHosts, bounded by PullTimeout.
+func (r *Runtime) PullImage(ctx context.Context, image string) (kruntime.Image, error) {
+	ctx = r.ns(ctx)
+	name, err := NormalizeImage(image)
+	if err != nil {
+		return kruntime.Image{}, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.PullTimeout)
+	defer cancel()
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.hosts})
+	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
+		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter))
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			return kruntime.Image{}, fmt.Errorf("pulling %s: no answer within %s: %w", name, r.cfg.PullTimeout, err)
+		}
+		return kruntime.Image{}, fmt.Errorf("failed to pull and unpack image %q: %w", name, err)
+	}
+	size, _ := img.Size(ctx)
+	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size}, nil
 }
 
 func podFilter(uid types.UID) string {

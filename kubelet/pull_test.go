@@ -1,0 +1,305 @@
+package kubelet_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	containerdclient "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	kimages "github.com/kubeseed/kubeseed/kubelet/images"
+	"github.com/kubeseed/kubeseed/kubelet/registry"
+	kubeletcontainerd "github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
+)
+
+// upstreamNamespace holds the images of the test's own "remote" registry,
+// a second mirror on loopback over the node's containerd.
+const upstreamNamespace = "kubeseed-test-upstream"
+
+// versionImage is busybox with /version holding version.
+func versionImage(t *testing.T, name, version string) []byte {
+	t.Helper()
+	img, err := kimages.Busybox("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img.Name = name
+	img.Files = append(img.Files, kimages.File{Path: "version", Content: []byte(version + "\n")})
+	var buf bytes.Buffer
+	if err := kimages.WriteOCILayout(&buf, img); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func importInto(t *testing.T, c *containerdclient.Client, namespace string, tarball []byte) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	ctx = namespaces.WithNamespace(ctx, namespace)
+	if _, err := kimages.Import(ctx, c, bytes.NewReader(tarball), kubeletcontainerd.Snapshotter); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// podEvents lists the events of a pod as "Reason: message" lines.
+func podEvents(ns, name string) []string {
+	evs, err := client.CoreV1().Events(ns).List(context.Background(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + name})
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range evs.Items {
+		out = append(out, e.Reason+": "+e.Message)
+	}
+	return out
+}
+
+func hasEvent(ns, name, prefix string) func() (bool, error) {
+	return func() (bool, error) {
+		evs := podEvents(ns, name)
+		for _, e := range evs {
+			if strings.HasPrefix(e, prefix) {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("events: %q", evs)
+	}
+}
+
+func waitingReason(ns, name, reason string) func() (bool, error) {
+	return func() (bool, error) {
+		p, err := getPod(ns, name)
+		if err != nil {
+			return false, err
+		}
+		for _, cs := range p.Status.ContainerStatuses {
+			if cs.State.Waiting != nil && cs.State.Waiting.Reason == reason {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("statuses %+v", p.Status.ContainerStatuses)
+	}
+}
+
+// recordWaiting watches a pod from before its creation and returns what
+// gives the distinct waiting reasons of its containers seen so far, in order
+// (ErrImagePull lasts one status update, so polling could miss it).
+func recordWaiting(t *testing.T, ns, name string) func() []string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	w, err := client.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{FieldSelector: "metadata.name=" + name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	go func() {
+		for ev := range w.ResultChan() {
+			p, ok := ev.Object.(*corev1.Pod)
+			if !ok {
+				continue
+			}
+			for _, cs := range p.Status.ContainerStatuses {
+				if cs.State.Waiting == nil {
+					continue
+				}
+				mu.Lock()
+				if len(seen) == 0 || seen[len(seen)-1] != cs.State.Waiting.Reason {
+					seen = append(seen, cs.State.Waiting.Reason)
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]string(nil), seen...)
+	}
+}
+
+func pullPod(ns, name, node, image string, policy corev1.PullPolicy, command string) *corev1.Pod {
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.PodSpec{
+		NodeName: node, TerminationGracePeriodSeconds: ptr.To[int64](1),
+		Containers: []corev1.Container{{Name: "main", Image: image, ImagePullPolicy: policy,
+			Command: []string{"sh", "-c", command}}},
+	}}
+}
+
+func createPod(t *testing.T, pod *corev1.Pod) {
+	t.Helper()
+	if _, err := client.CoreV1().Pods(pod.Namespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logOf reads the log of one attempt of a pod's container.
+func logOf(rootDir, ns, name string, attempt int) (string, error) {
+	p, err := getPod(ns, name)
+	if err != nil {
+		return "", err
+	}
+	b, err := os.ReadFile(kubeletcontainerd.LogPath(filepath.Join(rootDir, "pods", string(p.UID)), "main", attempt))
+	return string(b), err
+}
+
+// TestImagePulls runs upstream's pull semantics offline: the agent's
+// registry fallback is off (as in every test), so pulls reach loopback
+// registries only: the node's mirror for docker.io, and a registry the test
+// serves for example.test.
+func TestImagePulls(t *testing.T) {
+	cfg := rootAgentConfig(t, "pull-node", "kstkubelet2", "10.244.249.0/24")
+	ns := "pull"
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns, cfg.RootDir)
+	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
+		_, err := client.CoreV1().Nodes().Get(context.Background(), "pull-node", metav1.GetOptions{})
+		return err == nil, err
+	})
+	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	up, err := registry.New(registry.Config{Images: cc.ImageService(), Content: cc.ContentStore(), Namespace: upstreamNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	upCtx, stopUp := context.WithCancel(context.Background())
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Run(upCtx) }()
+	defer func() { stopUp(); <-upDone }()
+	// The test's registry for example.test, configured as a user would
+	// (the agent leaves such directories alone; hosts.toml is read at each
+	// pull).
+	hostsDir := filepath.Join(cfg.RootDir, "certs.d", "example.test")
+	if err := os.MkdirAll(hostsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostsDir, "hosts.toml"), []byte(fmt.Sprintf(`server = "https://example.test"
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+`, up.URL())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	importInto(t, cc, upstreamNamespace, versionImage(t, "example.test/demo/app:latest", "remote-v1"))
+
+	// Always (the API's default for an untagged image) through the node's
+	// mirror, offline.
+	createPod(t, pullPod(ns, "always", "pull-node", "busybox", "", "exec sleep 3600"))
+	// Never and IfNotPresent with the image on the node: no pull.
+	createPod(t, pullPod(ns, "never", "pull-node", "busybox", corev1.PullNever, "exec sleep 3600"))
+	createPod(t, pullPod(ns, "ifnotpresent", "pull-node", "busybox", corev1.PullIfNotPresent, "exec sleep 3600"))
+	// Images nobody has.
+	missingReasons := recordWaiting(t, ns, "missing")
+	createPod(t, pullPod(ns, "missing", "pull-node", "nothere", corev1.PullAlways, "true"))
+	createPod(t, pullPod(ns, "never-missing", "pull-node", "nothere", corev1.PullNever, "true"))
+	// IfNotPresent with an image only the remote registry has: one pull.
+	createPod(t, pullPod(ns, "remote", "pull-node", "example.test/demo/app:latest", corev1.PullIfNotPresent, "cat /version; exec sleep 3600"))
+
+	eventually(t, 60*time.Second, "Always pod Running", podRunningReady(ns, "always"))
+	eventually(t, 10*time.Second, "Pulling event", hasEvent(ns, "always", `Pulling: Pulling image "busybox"`))
+	eventually(t, 10*time.Second, "Pulled event", hasEvent(ns, "always", `Pulled: Successfully pulled image "busybox" in `))
+	p, _ := getPod(ns, "always")
+	if id := p.Status.ContainerStatuses[0].ImageID; !strings.HasPrefix(id, "docker.io/library/busybox:latest@sha256:") {
+		t.Errorf("imageID %q", id)
+	}
+	for _, name := range []string{"never", "ifnotpresent"} {
+		eventually(t, 30*time.Second, name+" pod Running", podRunningReady(ns, name))
+		eventually(t, 10*time.Second, name+": already present", hasEvent(ns, name, `Pulled: Container image "busybox" already present on machine`))
+		if ok, _ := hasEvent(ns, name, "Pulling:")(); ok {
+			t.Errorf("%s pulled: %q", name, podEvents(ns, name))
+		}
+	}
+
+	eventually(t, 30*time.Second, "ErrImagePull, then ImagePullBackOff", func() (bool, error) {
+		got := strings.Join(missingReasons(), " ")
+		return strings.Contains(got, "ErrImagePull ImagePullBackOff"), fmt.Errorf("waiting reasons %s", got)
+	})
+	eventually(t, 10*time.Second, "Failed event", hasEvent(ns, "missing", `Failed: Failed to pull image "nothere": `))
+	eventually(t, 10*time.Second, "BackOff event", hasEvent(ns, "missing", `BackOff: Back-off pulling image "nothere"`))
+	p, _ = getPod(ns, "missing")
+	if w := p.Status.ContainerStatuses[0].State.Waiting; w == nil || !strings.Contains(w.Message, "not found") {
+		t.Errorf("back-off message %+v", w)
+	}
+	for _, e := range podEvents(ns, "missing") {
+		if strings.HasPrefix(e, "Failed: Failed to pull") && !strings.Contains(e, "docker.io/library/nothere:latest") {
+			t.Errorf("the failure does not say what was pulled: %q", e)
+		}
+	}
+	eventually(t, 30*time.Second, "ErrImageNeverPull", waitingReason(ns, "never-missing", "ErrImageNeverPull"))
+	eventually(t, 10*time.Second, "ErrImageNeverPull event", hasEvent(ns, "never-missing",
+		`ErrImageNeverPull: Container image "nothere" is not present with pull policy of Never`))
+
+	eventually(t, 60*time.Second, "remote pod Running", podRunningReady(ns, "remote"))
+	eventually(t, 10*time.Second, "remote pod pulled", hasEvent(ns, "remote", `Pulled: Successfully pulled image "example.test/demo/app:latest"`))
+	eventually(t, 10*time.Second, "remote image runs", func() (bool, error) {
+		out, err := logOf(cfg.RootDir, ns, "remote", 0)
+		return out == "remote-v1\n", fmt.Errorf("log %q: %v", out, err)
+	})
+	// Present now: a second IfNotPresent pod does not pull again.
+	createPod(t, pullPod(ns, "remote-again", "pull-node", "example.test/demo/app:latest", corev1.PullIfNotPresent, "exec sleep 3600"))
+	eventually(t, 30*time.Second, "second remote pod Running", podRunningReady(ns, "remote-again"))
+	eventually(t, 10*time.Second, "already present", hasEvent(ns, "remote-again", `Pulled: Container image "example.test/demo/app:latest" already present on machine`))
+}
+
+// TestAlwaysPicksUpAReimportedTag: an image imported again under the same
+// tag with other content runs at the next start of an Always container (the
+// mirror answers with the new digest), as a moved tag would upstream.
+func TestAlwaysPicksUpAReimportedTag(t *testing.T) {
+	cfg := rootAgentConfig(t, "retag-node", "kstkubelet3", "10.244.248.0/24")
+	ns := "retag"
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns, cfg.RootDir)
+	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
+		_, err := client.CoreV1().Nodes().Get(context.Background(), "retag-node", metav1.GetOptions{})
+		return err == nil, err
+	})
+	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	const name = "docker.io/kubeseed/app:latest"
+	importInto(t, cc, kubeletcontainerd.Namespace, versionImage(t, name, "v1"))
+
+	// Each attempt prints its image's version and exits after a moment:
+	// restartPolicy Always starts the next attempt, pulling again.
+	createPod(t, pullPod(ns, "app", "retag-node", "kubeseed/app", "", "cat /version; sleep 2"))
+	eventually(t, 60*time.Second, "first attempt ran v1", func() (bool, error) {
+		out, err := logOf(cfg.RootDir, ns, "app", 0)
+		return out == "v1\n", fmt.Errorf("log %q: %v", out, err)
+	})
+	p, _ := getPod(ns, "app")
+	firstID := p.Status.ContainerStatuses[0].ImageID
+	importInto(t, cc, kubeletcontainerd.Namespace, versionImage(t, name, "v2"))
+	eventually(t, 60*time.Second, "the next attempt ran v2", func() (bool, error) {
+		out, err := logOf(cfg.RootDir, ns, "app", 1)
+		return out == "v2\n", fmt.Errorf("log %q: %v", out, err)
+	})
+	eventually(t, 30*time.Second, "imageID moved", func() (bool, error) {
+		p, err := getPod(ns, "app")
+		if err != nil {
+			return false, err
+		}
+		id := p.Status.ContainerStatuses[0].ImageID
+		return id != firstID && strings.HasPrefix(id, name+"@sha256:"), fmt.Errorf("imageID %q (first %q)", id, firstID)
+	})
+}
