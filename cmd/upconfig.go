@@ -25,6 +25,7 @@ func withConfigFile(path string, flags *pflag.FlagSet, fromFlags cluster.Config,
 	}
 	cfg.Runtime = file.Node.Runtime
 	cfg.ImagesDirs = file.Node.ImagesDirs
+	cfg.RegistryFallback = *file.Node.RegistryFallback
 	cfg.PodCIDR = file.Networking.PodCIDR
 	cfg.ServiceCIDR = file.Networking.ServiceCIDR
 	cfg.DNSUpstreams = file.Networking.DNSUpstreams
@@ -50,6 +51,8 @@ func withConfigFile(path string, flags *pflag.FlagSet, fromFlags cluster.Config,
 			cfg.Runtime = fromFlags.Runtime
 		case "images-dir":
 			cfg.ImagesDirs = fromFlags.ImagesDirs
+		case "registry-fallback":
+			cfg.RegistryFallback = fromFlags.RegistryFallback
 		case "pod-cidr":
 			cfg.PodCIDR = fromFlags.PodCIDR
 		case "service-cidr":

@@ -22,6 +22,7 @@ apiServer:
 node:
   name: from-file
   runtime: simulated
+  registryFallback: false
 networking:
   podCIDR: 10.250.0.0/24
 writeKubeconfig: false
@@ -46,6 +47,15 @@ writeKubeconfig: false
 	}
 	if cfg.ServiceCIDR != "10.96.0.0/12" {
 		t.Errorf("service CIDR %q, want the default", cfg.ServiceCIDR)
+	}
+	if cfg.RegistryFallback {
+		t.Error("registry fallback on, the file turned it off")
+	}
+	if err := flags.Set("registry-fallback", "true"); err != nil {
+		t.Fatal(err)
+	}
+	if cfg, _, err = withConfigFile(o.configFile, flags, o.cfg, o.writeKubeconfig); err != nil || !cfg.RegistryFallback {
+		t.Errorf("--registry-fallback=true lost to the file: %v", err)
 	}
 
 	if err := os.WriteFile(path, []byte("apiVersion: config.kubeseed.io/v1alpha1\nkind: Cluster\nnode:\n  runtme: simulated\n"), 0o600); err != nil {

@@ -15,6 +15,8 @@
 // pod: admission, init containers, restarts with back-off, probes, hooks,
 // status), runtime (the interface) with runtime/containerd and
 // runtime/simulated, network (netns and CNI, /etc files), volumes, server
-// (the node's HTTPS endpoint for logs, exec, attach and port-forward) and
-// images (building and importing OCI image tarballs).
+// (the node's HTTPS endpoint for logs, exec, attach and port-forward),
+// images (building, importing and listing OCI image tarballs) and registry
+// (the read-only registry mirror on loopback that answers the node's pulls
+// from its own containerd, started before any pod is worked).
 package kubelet

@@ -23,6 +23,9 @@ func SetDefaults(c *Cluster) {
 	if c.Node.Runtime == "" {
 		c.Node.Runtime = DefaultRuntime
 	}
+	if c.Node.RegistryFallback == nil {
+		c.Node.RegistryFallback = ptr.To(true)
+	}
 	if c.Networking.PodCIDR == "" {
 		c.Networking.PodCIDR = DefaultPodCIDR
 	}

@@ -18,7 +18,8 @@ networking:
 		t.Fatal(err)
 	}
 	if c.DataDir != DefaultDataDir || c.APIServer.SecurePort != DefaultSecurePort || c.Node.Runtime != DefaultRuntime ||
-		c.Networking.PodCIDR != DefaultPodCIDR || c.Networking.ServiceCIDR != DefaultServiceCIDR || c.WriteKubeconfig == nil || !*c.WriteKubeconfig {
+		c.Networking.PodCIDR != DefaultPodCIDR || c.Networking.ServiceCIDR != DefaultServiceCIDR || c.WriteKubeconfig == nil || !*c.WriteKubeconfig ||
+		c.Node.RegistryFallback == nil || !*c.Node.RegistryFallback {
 		t.Errorf("defaults not applied: %+v", c)
 	}
 	if c.Node.Name != "laptop" || c.Networking.DNSUpstreams[0] != "127.0.0.1:53" {

@@ -61,6 +61,10 @@ type Node struct {
 	Runtime string `json:"runtime,omitempty"`
 	// ImagesDirs hold image tarballs imported at start.
 	ImagesDirs []string `json:"imagesDirs,omitempty"`
+	// RegistryFallback lets the node pull the images its registry mirror
+	// lacks from their registries. Default true; false keeps every pull on
+	// the machine.
+	RegistryFallback *bool `json:"registryFallback,omitempty"`
 }
 
 // Networking configures addresses.
