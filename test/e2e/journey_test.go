@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +32,7 @@ func TestJourney(t *testing.T) {
 		{"pod with two containers", simplePod},
 		{"replicaset heals", replicaSetHeals},
 		{"deployment history and rollback", deploymentHistory},
+		{"day-two kubectl", dayTwo},
 		{"service by name", serviceByName},
 		{"killed container restarts", containerRestarts},
 		{"kill -9 and start again", restartKeepsEverything},
@@ -302,4 +305,86 @@ func restartKeepsEverything(c *cluster) {
 	if err != nil || !strings.Contains(out, "Hello Docker!!") {
 		c.t.Errorf("service after restart: %v\n%s", err, out)
 	}
+}
+
+// dayTwo is JOURNEY step 4 on a Deployment: wait, describe with events,
+// scale, rollout pause/resume/restart/status, patch, apply --server-side,
+// diff, explain and port-forward, each as stock kubectl does them.
+func dayTwo(c *cluster) {
+	c.k("create", "deployment", "web", "--image=kubeseed/echo:latest", "--replicas=1", "--port=8080")
+	c.k("wait", "--for=condition=Available", "deployment/web", "--timeout=120s")
+	desc := c.k("describe", "deployment", "web")
+	for _, want := range []string{"Replicas:", "StrategyType:", "RollingUpdate", "Events:", "ScalingReplicaSet"} {
+		if !strings.Contains(desc, want) {
+			c.t.Errorf("describe deployment lacks %q:\n%s", want, desc)
+		}
+	}
+	pods := c.podsRunning("app=web", 1)
+	if desc := c.k("describe", "pod", pods[0]); !strings.Contains(desc, "Scheduled") || !strings.Contains(desc, "Started") {
+		c.t.Errorf("describe pod lacks the Scheduled/Started events:\n%s", desc)
+	}
+	c.k("scale", "deployment", "web", "--replicas=2")
+	c.podsRunning("app=web", 2)
+	c.k("rollout", "pause", "deployment/web")
+	c.k("set", "env", "deployment/web", "GREETING=paused")
+	if rs := c.k("get", "rs", "-l", "app=web", "--no-headers"); strings.Count(rs, "\n") != 0 {
+		c.t.Errorf("a paused deployment rolled out:\n%s", rs)
+	}
+	c.k("rollout", "resume", "deployment/web")
+	c.k("rollout", "status", "deployment/web", "--timeout=120s")
+	c.k("rollout", "restart", "deployment/web")
+	c.k("rollout", "status", "deployment/web", "--timeout=120s")
+	c.k("patch", "deployment", "web", "--type=merge", "-p", `{"metadata":{"labels":{"tier":"front"}}}`)
+	if got := c.k("get", "deployment", "web", "-o", "jsonpath={.metadata.labels.tier}"); got != "front" {
+		c.t.Errorf("patch: label tier=%q", got)
+	}
+	manifest := filepath.Join(c.t.TempDir(), "cm.yaml")
+	if err := os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  k: v1\n"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	c.k("apply", "--server-side", "-f", manifest)
+	if err := os.WriteFile(manifest, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ssa\ndata:\n  k: v2\n"), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	// kubectl diff exits 1 when there is a difference.
+	out, err := c.kubectlWith(c.kubectlPath(), time.Minute, "diff", "-f", manifest)
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out, "+  k: v2") {
+		c.t.Errorf("kubectl diff: %v\n%s", err, out)
+	}
+	if ex := c.k("explain", "deployment.spec.strategy"); !strings.Contains(ex, "rollingUpdate") {
+		c.t.Errorf("explain:\n%s", ex)
+	}
+	// port-forward to the deployment's pod answers on a local port.
+	port := freePort(c.t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pf := exec.CommandContext(ctx, c.kubectlPath(), "--kubeconfig", c.kubeconfig, "port-forward", "deployment/web", fmt.Sprintf("%d:8080", port))
+	if err := pf.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	defer func() { cancel(); _ = pf.Wait() }()
+	c.eventually(30*time.Second, "port-forward answers", func() error {
+		body, err := httpGet(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(body, "Hello Docker!!") {
+			return fmt.Errorf("answer %q", body)
+		}
+		return nil
+	})
+	c.k("delete", "deployment", "web")
+	c.k("delete", "configmap", "ssa")
+	c.gone("pods", "app=web")
+}
+
+func httpGet(url string) (string, error) {
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return string(b), err
 }
