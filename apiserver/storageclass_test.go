@@ -1,12 +1,16 @@
 package apiserver_test
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 )
 
@@ -164,4 +168,51 @@ func TestCSIObjectsAndVolumeAttachmentStatus(t *testing.T) {
 	upd.Spec.NodeName = "node-b"
 	_, err = vas.Update(ctx, upd, metav1.UpdateOptions{})
 	hasCause(t, err, "spec")
+}
+
+// TestClaimsGetTheDefaultStorageClass: a claim that names no class gets the
+// default one (the newest, when several are marked; other tests on the
+// shared server mark older ones), one that names "" keeps no class, as
+// upstream's DefaultStorageClass admission does.
+func TestClaimsGetTheDefaultStorageClass(t *testing.T) {
+	for name, cp := range controlPlanes(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := ctxT(t)
+			c := kubernetes.NewForConfigOrDie(cp.config)
+			claim := func(name string, class *string) *corev1.PersistentVolumeClaim {
+				pvc, err := c.CoreV1().PersistentVolumeClaims("default").Create(ctx, &corev1.PersistentVolumeClaim{
+					ObjectMeta: metav1.ObjectMeta{Name: name},
+					Spec: corev1.PersistentVolumeClaimSpec{
+						StorageClassName: class,
+						AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+						Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("1Gi")}},
+					},
+				}, metav1.CreateOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = c.CoreV1().PersistentVolumeClaims("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+				return pvc
+			}
+			for i, sc := range []string{"older-default", "newer-default"} {
+				if i > 0 {
+					time.Sleep(1100 * time.Millisecond) // creation timestamps have second resolution
+				}
+				_, err := c.StorageV1().StorageClasses().Create(ctx, &storagev1.StorageClass{
+					ObjectMeta:  metav1.ObjectMeta{Name: sc, Annotations: map[string]string{"storageclass.kubernetes.io/is-default-class": "true"}},
+					Provisioner: "example.com/" + sc,
+				}, metav1.CreateOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = c.StorageV1().StorageClasses().Delete(context.Background(), sc, metav1.DeleteOptions{}) })
+			}
+			if got := ptr.Deref(claim("defaulted", nil).Spec.StorageClassName, "<nil>"); got != "newer-default" {
+				t.Errorf("storageClassName = %q, want newer-default", got)
+			}
+			if got := ptr.Deref(claim("explicitly-none", ptr.To("")).Spec.StorageClassName, "<nil>"); got != "" {
+				t.Errorf(`storageClassName "" became %q`, got)
+			}
+		})
+	}
 }

@@ -17,6 +17,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -183,6 +184,7 @@ func Resources() []*Resource {
 		{GroupVersion: apps, Plural: "daemonsets", Singular: "daemonset", Kind: "DaemonSet", Namespaced: true, Status: true,
 			New: func() runtime.Object { return &appsv1.DaemonSet{} }, NewList: func() runtime.Object { return &appsv1.DaemonSetList{} },
 			ShortNames: []string{"ds"}, Categories: []string{"all"},
+			PrepareForCreate: prepareDaemonSetCreate, PrepareForUpdate: prepareDaemonSetUpdate,
 			Validate: typed(validation.DaemonSet), ValidateUpdate: typed2(validation.DaemonSetUpdate), Table: tables.DaemonSets},
 		{GroupVersion: apps, Plural: "controllerrevisions", Singular: "controllerrevision", Kind: "ControllerRevision", Namespaced: true,
 			New: func() runtime.Object { return &appsv1.ControllerRevision{} }, NewList: func() runtime.Object { return &appsv1.ControllerRevisionList{} },
@@ -296,6 +298,43 @@ func eventsV1Fields(o runtime.Object) fields.Set {
 	}
 }
 
+// daemonSetTemplateGeneration is the annotation through which apps/v1
+// carries a DaemonSet's template generation: 1 at create, one more on each
+// template change. The DaemonSet controller labels its pods with it
+// (pod-template-generation), as upstream's does.
+const daemonSetTemplateGeneration = "deprecated.daemonset.template.generation"
+
+func templateGeneration(ds *appsv1.DaemonSet) int64 {
+	g, err := strconv.ParseInt(ds.Annotations[daemonSetTemplateGeneration], 10, 64)
+	if err != nil || g < 1 {
+		return 0
+	}
+	return g
+}
+
+func setTemplateGeneration(ds *appsv1.DaemonSet, g int64) {
+	if ds.Annotations == nil {
+		ds.Annotations = map[string]string{}
+	}
+	ds.Annotations[daemonSetTemplateGeneration] = strconv.FormatInt(g, 10)
+}
+
+func prepareDaemonSetCreate(_ context.Context, obj runtime.Object) {
+	ds := obj.(*appsv1.DaemonSet)
+	if templateGeneration(ds) < 1 {
+		setTemplateGeneration(ds, 1)
+	}
+}
+
+func prepareDaemonSetUpdate(_ context.Context, obj, old runtime.Object) {
+	ds, oldDS := obj.(*appsv1.DaemonSet), old.(*appsv1.DaemonSet)
+	g := max(templateGeneration(oldDS), 1)
+	if !apiequality.Semantic.DeepEqual(ds.Spec.Template, oldDS.Spec.Template) {
+		g++
+	}
+	setTemplateGeneration(ds, g)
+}
+
 // prepareJobCreate generates the job's selector and pod labels from its UID
 // unless the user manages the selector, as upstream does.
 func prepareJobCreate(_ context.Context, obj runtime.Object) {
@@ -357,6 +396,7 @@ func BuildAll(d Deps) ([]Group, error) {
 			requireNamespace(stores[res.GroupResource().String()], stores["namespaces"])
 		}
 	}
+	defaultStorageClass(stores["persistentvolumeclaims"], stores[storagev1.Resource("storageclasses").String()])
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}
