@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 }
 
 func runSuite(m *testing.M) int {
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "controllers suite:", err)
 		return 1

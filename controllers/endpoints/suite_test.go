@@ -29,7 +29,7 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(logr.Discard())
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "endpoints suite:", err)
 		return 1

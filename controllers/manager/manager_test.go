@@ -11,7 +11,7 @@ import (
 func TestNewTwiceInOneProcess(t *testing.T) {
 	// Some controllers index fields at set-up, which needs discovery from a
 	// live API server.
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,9 @@ import (
 // deploys `kubeseed controllers` next to a real cluster gets. A missing
 // permission shows as a controller that never acts.
 func TestControllersNeedNoMoreThanTheirRole(t *testing.T) {
+	if os.Getenv(testenv.APIServerEnv) == "kubeseed" {
+		t.Skip("needs RBAC enforcement, which kubeseed's API server does not do yet; runs against upstream in the default pass")
+	}
 	env, err := testenv.Upstream()
 	if err != nil {
 		t.Fatal(err)

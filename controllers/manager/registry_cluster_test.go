@@ -19,7 +19,7 @@ import (
 // registers and reports Ready loses the API server's not-ready taint, and a
 // pending pod is then scheduled onto it.
 func TestClusterControllersWorkTogether(t *testing.T) {
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		t.Fatal(err)
 	}

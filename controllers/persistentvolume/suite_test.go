@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 
 func runSuite(m *testing.M) int {
 	ctrl.SetLogger(logr.Discard())
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "persistentvolume suite:", err)
 		return 1

@@ -1,5 +1,6 @@
 // Package controllertest is the plumbing of the controllers' envtest suites:
-// it starts upstream kube-apiserver through test/testenv, runs the named
+// it starts the API server test/testenv names (upstream kube-apiserver, or
+// kubeseed's with KUBESEED_TEST_APISERVER=kubeseed), runs the named
 // kubeseed controllers against it in one manager, and plays the kubelet's part
 // for pod status (Running and Ready) until a node agent runs in the tests.
 package controllertest
@@ -37,7 +38,7 @@ type Suite struct {
 // Run starts the API server and the named controllers, runs the tests and
 // tears everything down; use it from TestMain as os.Exit(controllertest.Run(m, &suite, "replicaset")).
 func Run(m *testing.M, s *Suite, controllers ...string) int {
-	env, err := testenv.Upstream()
+	env, err := testenv.New()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "suite:", err)
 		return 1
@@ -59,17 +60,9 @@ func Run(m *testing.M, s *Suite, controllers ...string) int {
 		fmt.Fprintln(os.Stderr, "suite: client:", err)
 		return 1
 	}
-	user, err := env.AddUser(envtestAdmin(), nil)
-	if err == nil {
-		if kc, kerr := user.KubeConfig(); kerr == nil {
-			f, ferr := os.CreateTemp("", "kubeconfig-*")
-			if ferr == nil {
-				_, _ = f.Write(kc)
-				_ = f.Close()
-				s.KubectlConfig = f.Name()
-				defer os.Remove(f.Name())
-			}
-		}
+	if s.KubectlConfig, err = env.AdminKubeconfig(); err != nil {
+		fmt.Fprintln(os.Stderr, "suite: kubeconfig:", err)
+		return 1
 	}
 	if dir, derr := testenv.AssetsDir(); derr == nil {
 		s.Kubectl = dir + "/kubectl"

@@ -1,7 +1,8 @@
-// Package testenv starts the upstream control plane (kube-apiserver and etcd,
-// built by `make envtest`) through controller-runtime's envtest, so that suites
-// can run against the reference implementation and, later, against kubeseed's
-// own API server with the same assertions.
+// Package testenv starts the API server a suite runs against: the upstream
+// control plane (kube-apiserver and etcd, built by `make envtest`) through
+// controller-runtime's envtest, or kubeseed's own API server, chosen by
+// $KUBESEED_TEST_APISERVER (New), so the same assertions run against the
+// reference implementation and against ours.
 package testenv
 
 import (
