@@ -191,7 +191,9 @@ func TestClaimsGetTheDefaultStorageClass(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				t.Cleanup(func() { _ = c.CoreV1().PersistentVolumeClaims("default").Delete(context.Background(), name, metav1.DeleteOptions{}) })
+				t.Cleanup(func() {
+					_ = c.CoreV1().PersistentVolumeClaims("default").Delete(context.Background(), name, metav1.DeleteOptions{})
+				})
 				return pvc
 			}
 			for i, sc := range []string{"older-default", "newer-default"} {
