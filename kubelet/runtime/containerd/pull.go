@@ -4,9 +4,12 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"sync"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
+
+	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
 // RegistryHosts is where pulls of each registry go: the hosts.toml files
@@ -47,4 +50,68 @@ func isLoopback(hostport string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pullGroup coalesces the pulls of each image without weakening
+// imagePullPolicy Always: a call never joins a pull that started before it
+// (its answer could predate a moved tag), only the next one, which starts
+// when the pull in flight ends and serves every call that arrived
+// meanwhile. Every caller gets a resolution made after it asked; a burst
+// costs at most two pulls.
+type pullGroup struct {
+	mu     sync.Mutex
+	images map[string]*pullQueue
+}
+
+type pullQueue struct {
+	// next collects the calls that arrived while a pull ran.
+	next *pullCall
+}
+
+type pullCall struct {
+	pull func() (kruntime.Image, error)
+	done chan struct{}
+	img  kruntime.Image
+	err  error
+}
+
+func (g *pullGroup) do(ctx context.Context, key string, pull func() (kruntime.Image, error)) (kruntime.Image, error) {
+	g.mu.Lock()
+	if g.images == nil {
+		g.images = map[string]*pullQueue{}
+	}
+	var call *pullCall
+	if q := g.images[key]; q != nil {
+		if q.next == nil {
+			q.next = &pullCall{pull: pull, done: make(chan struct{})}
+		}
+		call = q.next
+	} else {
+		call = &pullCall{pull: pull, done: make(chan struct{})}
+		g.images[key] = &pullQueue{}
+		go g.run(key, call)
+	}
+	g.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.img, call.err
+	case <-ctx.Done():
+		return kruntime.Image{}, ctx.Err()
+	}
+}
+
+// run pulls for call, then for the calls that queued meanwhile, until none
+// is left.
+func (g *pullGroup) run(key string, call *pullCall) {
+	for call != nil {
+		call.img, call.err = call.pull()
+		close(call.done)
+		g.mu.Lock()
+		q := g.images[key]
+		call, q.next = q.next, nil
+		if call == nil {
+			delete(g.images, key)
+		}
+		g.mu.Unlock()
+	}
 }

@@ -2,10 +2,15 @@ package containerd
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
 func TestRegistryHostsWithoutFallbackKeepsLoopbackOnly(t *testing.T) {
@@ -63,5 +68,78 @@ func TestIsLoopback(t *testing.T) {
 		if got := isLoopback(host); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", host, got, want)
 		}
+	}
+}
+
+// A call joins the pull after the one in flight, never the one in flight:
+// its answer is resolved after it asked.
+func TestPullGroupJoinsOnlyTheNextPull(t *testing.T) {
+	var g pullGroup
+	var mu sync.Mutex
+	pulls := 0
+	release := make(chan struct{})
+	started := make(chan int, 10)
+	pull := func() (kruntime.Image, error) {
+		mu.Lock()
+		pulls++
+		n := pulls
+		mu.Unlock()
+		started <- n
+		<-release
+		return kruntime.Image{Ref: fmt.Sprintf("pull-%d", n)}, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	results := make(chan string, 10)
+	call := func() {
+		img, err := g.do(ctx, "busybox", pull)
+		if err != nil {
+			t.Error(err)
+		}
+		results <- img.Ref
+	}
+	go call()
+	if n := <-started; n != 1 {
+		t.Fatalf("first pull is #%d", n)
+	}
+	// Five calls while pull 1 runs: they wait for pull 2, all of them.
+	var joined sync.WaitGroup
+	for range 5 {
+		joined.Add(1)
+		go func() { defer joined.Done(); call() }()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		g.mu.Lock()
+		queued := g.images["busybox"].next != nil
+		g.mu.Unlock()
+		if queued || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond) // the other four reach do as well
+	release <- struct{}{}
+	if got := <-results; got != "pull-1" {
+		t.Fatalf("first call got %s", got)
+	}
+	if n := <-started; n != 2 {
+		t.Fatalf("second pull is #%d", n)
+	}
+	close(release)
+	joined.Wait()
+	for range 5 {
+		if got := <-results; got != "pull-2" {
+			t.Errorf("a call that came during pull 1 got %s, want pull-2", got)
+		}
+	}
+	if pulls != 2 {
+		t.Errorf("%d pulls for 6 calls, want 2", pulls)
+	}
+	g.mu.Lock()
+	left := len(g.images)
+	g.mu.Unlock()
+	if left != 0 {
+		t.Errorf("%d images still queued", left)
 	}
 }

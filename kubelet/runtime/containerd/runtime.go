@@ -96,6 +96,8 @@ type Runtime struct {
 	client *containerd.Client
 	// hosts is where pulls go, from HostsDir.
 	hosts docker.RegistryHosts
+	// pulls coalesces concurrent pulls of one image.
+	pulls pullGroup
 
 	mu        sync.Mutex
 	sandboxes map[types.UID]*kruntime.Sandbox
@@ -337,15 +339,22 @@ func (r *Runtime) ImageStatus(ctx context.Context, image string) (kruntime.Image
 }
 
 // PullImage implements runtime.Runtime: containerd's pull (resolve, fetch
-// what the content store lacks, unpack) through the resolver of
-// registryHosts, bounded by PullTimeout.
+// what the content store lacks, unpack) through the resolver of hosts,
+// bounded by PullTimeout. Concurrent calls for one image are coalesced
+// (see pullGroup): 30 pods starting at once cost two pulls, not 30, each of
+// which writes containerd's metadata several times.
 func (r *Runtime) PullImage(ctx context.Context, image string) (kruntime.Image, error) {
-	ctx = r.ns(ctx)
 	name, err := NormalizeImage(image)
 	if err != nil {
 		return kruntime.Image{}, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.PullTimeout)
+	// The shared pull must not end with the caller that started it.
+	shared := context.WithoutCancel(ctx)
+	return r.pulls.do(ctx, name, func() (kruntime.Image, error) { return r.pull(shared, name) })
+}
+
+func (r *Runtime) pull(ctx context.Context, name string) (kruntime.Image, error) {
+	ctx, cancel := context.WithTimeout(r.ns(ctx), r.cfg.PullTimeout)
 	defer cancel()
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.hosts})
 	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
