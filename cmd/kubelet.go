@@ -28,7 +28,12 @@ func newKubeletCommand() *cobra.Command {
 		Long: `Run the node agent: it registers the node, renews its lease and runs the pods
 bound to it as containers on containerd (started under --root-dir unless
 --containerd-address names a running one), with one network namespace per pod
-on the CNI bridge. --runtime simulated runs no containers (for scale tests).`,
+on the CNI bridge. --runtime simulated runs no containers (for scale tests).
+
+Pulls of docker.io and registry.k8s.io images (--mirrored-registries) go first
+to the node's read-only registry mirror on 127.0.0.1, which serves the images
+of the node's containerd, then to the registry itself unless
+--registry-fallback=false.`,
 		Args: cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			rc, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(
