@@ -84,7 +84,9 @@ func (m *Mirror) URL() string { return "http://" + m.Addr() }
 // Run serves until ctx ends, then lets requests in flight finish (5 s at
 // most).
 func (m *Mirror) Run(ctx context.Context) error {
-	m.srv.BaseContext = func(net.Listener) context.Context { return ctx }
+	// Requests keep ctx's logger, not its end: Shutdown lets them finish.
+	base := context.WithoutCancel(ctx)
+	m.srv.BaseContext = func(net.Listener) context.Context { return base }
 	errc := make(chan error, 1)
 	go func() { errc <- m.srv.Serve(m.ln) }()
 	select {
