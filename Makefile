@@ -14,6 +14,9 @@ ENVTEST_DIR      := $(BIN)/k8s/$(K8S_VERSION)
 CONTROLLER_GEN   := $(BIN)/controller-gen
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 DATA_DIR         ?= /var/lib/kubeseed
+# `make up` keeps every image pull on this machine (the node's mirror of
+# what it imported); REGISTRY_FALLBACK=true lets the node reach real registries.
+REGISTRY_FALLBACK ?= false
 GO_TEST_FLAGS    ?= -count=1 -timeout=30m
 
 # The component-base and client-go versions are what `kubectl version` and the
@@ -40,7 +43,7 @@ help: ## List every target with a one-line description.
 
 .PHONY: up
 up: deps build ## Install what is missing, build, and run a whole cluster (`kubeseed up`).
-	$(BIN)/kubeseed up --data-dir $(DATA_DIR) --images-dir $(BIN)/images
+	$(BIN)/kubeseed up --data-dir $(DATA_DIR) --images-dir $(BIN)/images --registry-fallback=$(REGISTRY_FALLBACK)
 
 .PHONY: deps
 deps: ## Install the Debian packages kubeseed needs (containerd, runc, CNI plugins); idempotent.
@@ -106,10 +109,15 @@ verify: manifests ## Check that generated files are current (config/rbac, deepco
 	hack/check-bpf-generate.sh
 
 .PHONY: test
-test: deps envtest fmt-check vet verify ## Run everything: format, vet and generated-file checks, unit and envtest suites, and the e2e suites when root.
+test: deps envtest fmt-check vet verify ## Run everything: format, vet and generated-file checks, unit and envtest suites (controllers against both API servers), and the e2e suites when root.
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory test-differential
 	@if [ "$(IS_ROOT)" = yes ]; then $(MAKE) --no-print-directory test-e2e; \
 	else echo "test: not root: skipping the e2e suites (containers, netns, eBPF need root)"; fi
+
+.PHONY: test-differential
+test-differential: envtest ## Run the controller envtest suites against kubeseed's API server (`make test` runs them against upstream's too).
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_TEST_APISERVER=kubeseed go test $(GO_TEST_FLAGS) ./controllers/... ./test/controllertest/...
 
 .PHONY: test-e2e
 test-e2e: envtest build ## Run the end-to-end suites in test/e2e (root: containers, netns, eBPF).

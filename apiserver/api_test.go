@@ -388,6 +388,19 @@ func TestNamespaceLifecycle(t *testing.T) {
 	if _, err := s.client.CoreV1().Pods("doomed").Create(ctx, pod("late"), metav1.CreateOptions{}); !apierrors.IsForbidden(err) {
 		t.Errorf("create in a terminating namespace: %v, want Forbidden", err)
 	}
+	// The namespace controller reports progress in status and labels may
+	// change: neither removes a namespace whose spec finalizers remain.
+	ns.Status.Conditions = []corev1.NamespaceCondition{{Type: corev1.NamespaceContentRemaining, Status: corev1.ConditionTrue, Reason: "SomeResourcesRemain"}}
+	if ns, err = s.client.CoreV1().Namespaces().UpdateStatus(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ns.Labels = map[string]string{"touched": "yes"}
+	if ns, err = s.client.CoreV1().Namespaces().Update(ctx, ns, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.client.CoreV1().Namespaces().Get(ctx, "doomed", metav1.GetOptions{}); err != nil || len(got.Spec.Finalizers) == 0 {
+		t.Fatalf("terminating namespace after status and label updates: %+v %v", got, err)
+	}
 	// The namespace controller's last step: emptying spec.finalizers deletes it.
 	ns.Spec.Finalizers = nil
 	if _, err := s.client.CoreV1().Namespaces().Finalize(ctx, ns, metav1.UpdateOptions{}); err != nil {

@@ -141,6 +141,7 @@ func Resources() []*Resource {
 		with(core("namespaces", "namespace", "Namespace", func() runtime.Object { return &corev1.Namespace{} }, func() runtime.Object { return &corev1.NamespaceList{} }), func(r *Resource) {
 			r.Namespaced, r.Status, r.ShortNames, r.NameValidation = false, true, []string{"ns"}, NameIsDNSLabel
 			r.PrepareForCreate, r.PrepareForUpdate = prepareNamespaceCreate, prepareNamespaceUpdate
+			r.ShouldDeleteDuringUpdate = namespaceDeletedDuringUpdate
 			r.Fields = func(o runtime.Object) fields.Set {
 				return fields.Set{"status.phase": string(o.(*corev1.Namespace).Status.Phase)}
 			}
@@ -152,6 +153,7 @@ func Resources() []*Resource {
 				return fields.Set{"spec.unschedulable": strconv.FormatBool(o.(*corev1.Node).Spec.Unschedulable)}
 			}
 			r.Table = tables.Nodes
+			r.PrepareForCreate = taintNewNode
 		}),
 		with(core("persistentvolumes", "persistentvolume", "PersistentVolume", func() runtime.Object { return &corev1.PersistentVolume{} }, func() runtime.Object { return &corev1.PersistentVolumeList{} }), func(r *Resource) {
 			r.Namespaced, r.Status, r.ShortNames, r.Table = false, true, []string{"pv"}, tables.PersistentVolumes
@@ -296,6 +298,21 @@ func eventsV1Fields(o runtime.Object) fields.Set {
 		"reportingController":       e.ReportingController,
 		"type":                      e.Type,
 	}
+}
+
+// taintNewNode does what upstream's TaintNodesByCondition admission does: a
+// node is created not-ready for scheduling, and the node lifecycle controller
+// lifts the taint once the node reports Ready. Doing it at create rather than
+// in the controller means no pod lands on a node between its registration and
+// its first heartbeat, and no writer races the controller for the new node.
+func taintNewNode(_ context.Context, obj runtime.Object) {
+	node := obj.(*corev1.Node)
+	for _, t := range node.Spec.Taints {
+		if t.Key == corev1.TaintNodeNotReady && t.Effect == corev1.TaintEffectNoSchedule {
+			return
+		}
+	}
+	node.Spec.Taints = append(node.Spec.Taints, corev1.Taint{Key: corev1.TaintNodeNotReady, Effect: corev1.TaintEffectNoSchedule})
 }
 
 // daemonSetTemplateGeneration is the annotation through which apps/v1

@@ -8,6 +8,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 )
@@ -23,6 +24,18 @@ func prepareNamespaceCreate(_ context.Context, obj runtime.Object) {
 // prepareNamespaceUpdate keeps spec.finalizers: only /finalize changes them.
 func prepareNamespaceUpdate(_ context.Context, obj, old runtime.Object) {
 	obj.(*corev1.Namespace).Spec.Finalizers = old.(*corev1.Namespace).Spec.Finalizers
+}
+
+// namespaceDeletedDuringUpdate keeps a terminating namespace while its spec
+// finalizers remain. The generic rule looks only at metadata.finalizers,
+// which namespaces rarely have: it would remove a terminating namespace on
+// the namespace controller's first status update, stranding its content.
+func namespaceDeletedDuringUpdate(ctx context.Context, key string, obj, existing runtime.Object) bool {
+	ns, ok := obj.(*corev1.Namespace)
+	if !ok || len(ns.Spec.Finalizers) > 0 {
+		return false
+	}
+	return genericregistry.ShouldDeleteDuringUpdate(ctx, key, obj, existing)
 }
 
 // namespaceStorage turns a delete of a namespace with spec finalizers into

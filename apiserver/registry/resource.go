@@ -46,6 +46,9 @@ type Resource struct {
 	Validate               func(obj runtime.Object) field.ErrorList
 	ValidateUpdate         func(obj, old runtime.Object) field.ErrorList
 	ValidateStatusUpdate   func(obj, old runtime.Object) field.ErrorList
+	// ShouldDeleteDuringUpdate, when set, replaces the generic rule that an
+	// update leaving a deleted object with no finalizers removes it.
+	ShouldDeleteDuringUpdate func(ctx context.Context, key string, obj, existing runtime.Object) bool
 	// GracefulDelete, when set, decides whether and how long a delete waits.
 	GracefulDelete func(ctx context.Context, obj runtime.Object, options *metav1.DeleteOptions) bool
 	// Fields returns the field-selector attributes beyond metadata.name and

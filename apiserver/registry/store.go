@@ -55,6 +55,9 @@ func Build(res *Resource, typer runtime.ObjectTyper, opts generic.RESTOptionsGet
 	if res.Table == nil {
 		store.TableConvertor = rest.NewDefaultTableConvertor(res.GroupResource())
 	}
+	if res.ShouldDeleteDuringUpdate != nil {
+		store.ShouldDeleteDuringUpdate = res.ShouldDeleteDuringUpdate
+	}
 	if res.TTL > 0 {
 		ttl := uint64(res.TTL.Seconds())
 		store.TTLFunc = func(runtime.Object, uint64, bool) (uint64, error) { return ttl, nil }

@@ -167,6 +167,10 @@ func (r *Reconciler) deleteContent(ctx context.Context, namespace string) Outcom
 	for _, res := range DeletableResources(lists) {
 		items, err := r.metadata.Resource(res.gvr).Namespace(namespace).List(ctx, metav1.ListOptions{})
 		if err != nil {
+			// Unknown is not empty: finalizing now could strand objects.
+			if !apierrors.IsMethodNotSupported(err) && !apierrors.IsNotFound(err) {
+				o.DeleteErrs = append(o.DeleteErrs, fmt.Errorf("failed to list %s: %w", res.gvr, err))
+			}
 			continue
 		}
 		if len(items.Items) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,14 +68,19 @@ func runSuite(m *testing.M) int {
 // eventually retries check every 100ms until it returns nil or ctx ends.
 func eventually(t *testing.T, ctx context.Context, what string, check func() error) {
 	t.Helper()
-	var err error
+	// The last failure that was not the deadline itself says what was wrong.
+	var last error
 	for {
-		if err = check(); err == nil {
+		err := check()
+		if err == nil {
 			return
+		}
+		if last == nil || ctx.Err() == nil && !strings.Contains(err.Error(), "would exceed context deadline") {
+			last = err
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("%s: %v", what, err)
+			t.Fatalf("%s: %v", what, last)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
