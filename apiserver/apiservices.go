@@ -30,6 +30,7 @@ var builtinPriorities = map[schema.GroupVersion]priority{
 	{Group: "", Version: "v1"}:                          {18000, 1},
 	{Group: "apps", Version: "v1"}:                      {17800, 15},
 	{Group: "events.k8s.io", Version: "v1"}:             {17750, 15},
+	{Group: "authentication.k8s.io", Version: "v1"}:     {17700, 15},
 	{Group: "authorization.k8s.io", Version: "v1"}:      {17600, 15},
 	{Group: "autoscaling", Version: "v1"}:               {17500, 15},
 	{Group: "autoscaling", Version: "v2"}:               {17500, 30},

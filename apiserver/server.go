@@ -18,6 +18,7 @@ import (
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	apimachineryversion "k8s.io/apimachinery/pkg/version"
 	"k8s.io/apiserver/pkg/authentication/group"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
@@ -38,6 +39,7 @@ import (
 	"github.com/kubeseed/kubeseed/apiserver/pki"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
 	"github.com/kubeseed/kubeseed/apiserver/scheme"
+	"github.com/kubeseed/kubeseed/apiserver/serviceaccount"
 	kubeseedversion "github.com/kubeseed/kubeseed/version"
 )
 
@@ -196,10 +198,16 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	}
 	config.SecureServing.ClientCA = clientCA
 	// Client certificates signed by the cluster CA authenticate users (CN) and
-	// groups (O). Every authenticated user is allowed: RBAC objects are stored
+	// groups (O); service account tokens authenticate pods. Every authenticated user is allowed: RBAC objects are stored
 	// but not enforced (see doc.go).
-	config.Authentication.Authenticator = group.NewAuthenticatedGroupAdder(
-		union.New(x509request.NewDynamic(clientCA.VerifyOptions, x509request.CommonNameUserConversion)))
+	tokens, err := s.serviceAccountTokens()
+	if err != nil {
+		return nil, err
+	}
+	config.Authentication.APIAudiences = tokens.Audiences
+	config.Authentication.Authenticator = group.NewAuthenticatedGroupAdder(union.New(
+		x509request.NewDynamic(clientCA.VerifyOptions, x509request.CommonNameUserConversion),
+		bearertoken.New(&serviceaccount.Authenticator{Key: tokens.Key, Issuer: tokens.Issuer, Audiences: tokens.Audiences, Lookup: tokens.Lookup})))
 	config.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
 
@@ -259,6 +267,7 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 		Typer:       sch,
 		RESTOptions: config.RESTOptionsGetter,
 		Services:    allocators,
+		Tokens:      tokens,
 	})
 	if err != nil {
 		return nil, err
@@ -344,6 +353,21 @@ func (s *Server) waitReady(ctx context.Context) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// serviceAccountTokens sets up service account tokens, signed with a key kept
+// in the PKI directory so tokens outlive a restart.
+func (s *Server) serviceAccountTokens() (*registry.Tokens, error) {
+	key, err := serviceaccount.LoadOrCreateKey(filepath.Join(s.cfg.pkiDir(), "sa.key"))
+	if err != nil {
+		return nil, fmt.Errorf("apiserver: %w", err)
+	}
+	return &registry.Tokens{
+		Key:       key,
+		Issuer:    serviceaccount.DefaultIssuer,
+		Audiences: []string{serviceaccount.DefaultIssuer},
+		Lookup:    &registry.StoreLookup{},
+	}, nil
 }
 
 // nodeTransport authenticates to node agents with the apiserver-kubelet-client

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -66,5 +67,45 @@ func (r *SelfSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Ob
 	if err != nil {
 		review.Status.EvaluationError = err.Error()
 	}
+	return review, nil
+}
+
+// SelfSubjectReviewREST answers "who am I?" (kubectl auth whoami) with the
+// requesting user as the server authenticated it.
+type SelfSubjectReviewREST struct{}
+
+var (
+	_ rest.Creater              = &SelfSubjectReviewREST{}
+	_ rest.Scoper               = &SelfSubjectReviewREST{}
+	_ rest.SingularNameProvider = &SelfSubjectReviewREST{}
+)
+
+func (r *SelfSubjectReviewREST) New() runtime.Object     { return &authenticationv1.SelfSubjectReview{} }
+func (r *SelfSubjectReviewREST) Destroy()                {}
+func (r *SelfSubjectReviewREST) NamespaceScoped() bool   { return false }
+func (r *SelfSubjectReviewREST) GetSingularName() string { return "selfsubjectreview" }
+
+func (r *SelfSubjectReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+	review, ok := obj.(*authenticationv1.SelfSubjectReview)
+	if !ok {
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectReview: %T", obj))
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	u, ok := genericapirequest.UserFrom(ctx)
+	if !ok {
+		return nil, apierrors.NewBadRequest("no user in the request")
+	}
+	info := authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+	if extra := u.GetExtra(); len(extra) > 0 {
+		info.Extra = map[string]authenticationv1.ExtraValue{}
+		for k, v := range extra {
+			info.Extra[k] = v
+		}
+	}
+	review.Status.UserInfo = info
 	return review, nil
 }

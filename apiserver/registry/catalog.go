@@ -7,6 +7,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -41,6 +42,9 @@ type Deps struct {
 	Nodes NodeTransport
 	// Authorizer answers self subject access reviews.
 	Authorizer authorizer.Authorizer
+	// Tokens issues service account tokens (serviceaccounts/token); nil
+	// serves none.
+	Tokens *Tokens
 }
 
 // Group is one served group version and its storage map.
@@ -414,6 +418,7 @@ func BuildAll(d Deps) ([]Group, error) {
 		}
 	}
 	defaultStorageClass(stores["persistentvolumeclaims"], stores[storagev1.Resource("storageclasses").String()])
+	podServiceAccounts(stores["pods"], stores["serviceaccounts"])
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}
@@ -422,6 +427,16 @@ func BuildAll(d Deps) ([]Group, error) {
 		groups = append(groups, Group{GroupVersion: authorizationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
 			"selfsubjectaccessreviews": &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
 		}})
+	}
+	groups = append(groups, Group{GroupVersion: authenticationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
+		"selfsubjectreviews": &SelfSubjectReviewREST{},
+	}})
+	if t := d.Tokens; t != nil {
+		if t.Lookup == nil {
+			t.Lookup = &StoreLookup{}
+		}
+		*t.Lookup = StoreLookup{serviceAccounts: stores["serviceaccounts"], pods: stores["pods"], secrets: stores["secrets"], nodes: stores["nodes"]}
+		core["serviceaccounts/token"] = &TokenRequestREST{tokens: *t}
 	}
 	core["pods/exec"] = &streamREST{proxy: pp, path: "exec", options: func() runtime.Object { return &corev1.PodExecOptions{} }}
 	core["pods/attach"] = &streamREST{proxy: pp, path: "attach", options: func() runtime.Object { return &corev1.PodAttachOptions{} }}

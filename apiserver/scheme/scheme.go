@@ -5,6 +5,7 @@ import (
 	"reflect"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -34,6 +35,7 @@ var GroupVersions = []schema.GroupVersion{
 	eventsv1.SchemeGroupVersion,
 	policyv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
+	authenticationv1.SchemeGroupVersion,
 	storagev1.SchemeGroupVersion,
 	rbacv1.SchemeGroupVersion,
 }
@@ -48,6 +50,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	eventsv1.AddToScheme,
 	policyv1.AddToScheme,
 	authorizationv1.AddToScheme,
+	authenticationv1.AddToScheme,
 	storagev1.AddToScheme,
 	rbacv1.AddToScheme,
 }
