@@ -19,7 +19,10 @@
 // port allocation, node proxying), tables (kubectl get columns), openapi
 // (generated definitions), pki and etcd.
 //
-// Authorization allows every authenticated user everything. The
+// Users authenticate with client certificates signed by the cluster CA (the
+// admin kubeconfig's is in system:masters), pods with service account tokens
+// (package serviceaccount: TokenRequest, the kube-api-access volume every pod
+// gets). Authorization allows every authenticated user everything. The
 // rbac.authorization.k8s.io/v1 objects (roles, role bindings, cluster roles,
 // cluster role bindings) are served, validated and stored so manifests and
 // controllers that create them work, but nothing enforces them: no RBAC
