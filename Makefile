@@ -124,6 +124,13 @@ test-e2e: envtest build ## Run the end-to-end suites in test/e2e (root: containe
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed KUBESEED_IMAGES=$(BIN)/images \
 		go test -tags e2e $(GO_TEST_FLAGS) ./test/e2e/...
 
+FUZZTIME ?= 30s
+.PHONY: fuzz
+fuzz: ## Fuzz the API server's decoding and validation entry points, FUZZTIME (30s) each.
+	go test ./apiserver/scheme/ -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME)
+	@for t in FuzzPod FuzzDeployment FuzzService FuzzStatefulSet FuzzJob; do \
+		go test ./apiserver/validation/ -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) || exit 1; done
+
 .PHONY: bench
 bench: envtest build ## Run the benchmarks and print their figures (as root also kubeseed up's start, BenchmarkUp).
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -run '^$$' -bench . -benchmem ./...
