@@ -116,7 +116,7 @@ func benchKubeseed(b *testing.B) (map[string]float64, error) {
 	}
 	start := time.Since(t0)
 	pid := cmd.Process.Pid
-	return workload(cfg, start, func() int64 { return rss(pid) })
+	return workload(cfg, start, func() int64 { return testenv.RSS(pid) })
 }
 
 // workload is the same sequence of requests for both servers.
@@ -235,20 +235,6 @@ func percentile(d []time.Duration, p int) time.Duration {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-func rss(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
-}
-
 // childrenRSS sums the RSS of this process's children whose command line
 // match says they are part of the server under test.
 func childrenRSS(match func(cmdline string) bool) int64 {
@@ -271,7 +257,7 @@ func childrenRSS(match func(cmdline string) bool) int64 {
 		}
 		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if match(string(cmdline)) {
-			total += rss(pid)
+			total += testenv.RSS(pid)
 		}
 	}
 	return total

@@ -5,8 +5,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +50,7 @@ func BenchmarkUp(b *testing.B) {
 		}
 		available += a
 		answered += s
-		rss += processRSS(c.up.cmd.Process.Pid)
+		rss += testenv.RSS(c.up.cmd.Process.Pid)
 		c.teardown()
 	}
 	n := time.Duration(b.N)
@@ -141,19 +139,4 @@ func deployAndAsk(c *cluster) (available, answered time.Duration, err error) {
 		return 0, 0, fmt.Errorf("service by name: pod %s (%v)", phase, err)
 	}
 	return available, time.Since(start), nil
-}
-
-// processRSS is the resident set of a process, in bytes.
-func processRSS(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			return kb << 10
-		}
-	}
-	return 0
 }
