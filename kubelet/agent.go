@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
@@ -151,6 +152,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		// Before the runtime closes: requests in flight read its store.
 		defer stop()
 	}
+	// Services feed the containers' service environment variables. The
+	// list runs while the node registers; pods wait for it (below), so
+	// none starts without KUBERNETES_SERVICE_HOST.
+	services := cache.NewSharedIndexInformer(
+		cache.NewListWatchFromClient(a.client.CoreV1().RESTClient(), "services", corev1.NamespaceAll, fields.Everything()),
+		&corev1.Service{}, 0, cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc})
+	sctx, stopServices := context.WithCancel(ctx)
+	defer stopServices()
+	go services.RunWithContext(sctx)
 	rtName, rtVersion, err := rt.Version(ctx)
 	if err != nil {
 		return fmt.Errorf("kubelet: runtime version: %w", err)
@@ -210,7 +220,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	workers := podworker.New(ctx, podworker.Config{
 		Client: a.client, Runtime: rt, Recorder: recorder, RuntimeName: rtName, NodeIP: a.cfg.NodeIP, Resync: a.cfg.Resync,
-		Volumes: vols, Allocatable: allocatable,
+		Volumes: vols, Allocatable: allocatable, Services: corelisters.NewServiceLister(services.GetIndexer()),
 	})
 	workersRef.Store(workers)
 	informer := cache.NewSharedIndexInformer(
@@ -230,6 +240,9 @@ func (a *Agent) Run(ctx context.Context) error {
 		},
 	}); err != nil {
 		return err
+	}
+	if !cache.WaitForCacheSync(ctx.Done(), services.HasSynced) {
+		return nil
 	}
 	go informer.RunWithContext(ctx)
 	if !cache.WaitForCacheSync(ctx.Done(), informer.HasSynced) {

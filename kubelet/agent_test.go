@@ -479,6 +479,41 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		}
 	})
 
+	t.Run("service environment variables", func(t *testing.T) {
+		api, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, "kubernetes", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "shop-web"},
+			Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 8080}}}}
+		if svc, err = client.CoreV1().Services(ns).Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		defer client.CoreV1().Services(ns).Delete(ctx, "shop-web", metav1.DeleteOptions{})
+		// The agent's service cache sees the new Service before the pod starts.
+		time.Sleep(time.Second)
+		script := `echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT web=$SHOP_WEB_SERVICE_HOST:$SHOP_WEB_SERVICE_PORT_HTTP $SHOP_WEB_PORT"`
+		for name, links := range map[string]bool{"env-links": true, "env-nolinks": false} {
+			pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: corev1.PodSpec{
+				NodeName: "ctr-node", RestartPolicy: corev1.RestartPolicyNever, EnableServiceLinks: ptr.To(links),
+				Containers: []corev1.Container{{Name: "c", Image: "busybox", Command: []string{"sh", "-c", script}}},
+			}}
+			if _, err := client.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		apiAddr := api.Spec.ClusterIP + ":443"
+		for name, want := range map[string]string{
+			"env-links":   "api=" + apiAddr + " web=" + svc.Spec.ClusterIP + ":8080 tcp://" + svc.Spec.ClusterIP + ":8080",
+			"env-nolinks": "api=" + apiAddr + " web=: ",
+		} {
+			eventually(t, 30*time.Second, name+" logs its environment", func() (bool, error) {
+				b, err := client.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+				return strings.TrimRight(string(b), "\n") == want, fmt.Errorf("log %q, want %q: %v", b, want, err)
+			})
+		}
+	})
+
 	t.Run("kubectl logs through the API server", func(t *testing.T) {
 		eventually(t, 15*time.Second, "logs of the client container", func() (bool, error) {
 			b, err := client.CoreV1().Pods(ns).GetLogs("web", &corev1.PodLogOptions{Container: "client", TailLines: ptr.To[int64](1)}).DoRaw(ctx)

@@ -2,7 +2,8 @@
 // Lease, watches the pods bound to the node and runs them as containers on
 // containerd (or, in the simulated mode for scale tests and envtest users,
 // pretends to), reporting their status through the API as upstream's
-// kubelet does.
+// kubelet does. It also watches every Service, for the service environment
+// variables containers start with; no pod starts before that list is in.
 //
 // It is embeddable: build a Config, call New, then Run, which blocks until
 // its context ends. On return the containerd daemon the agent started is

@@ -157,7 +157,7 @@ func TestEnvExpansionAndFieldRefs(t *testing.T) {
 		{Name: "IP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "status.podIP"}}},
 		{Name: "APP", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels['app']"}}},
 	}}
-	env, err := Env(t.Context(), nil, pod, c, "10.244.0.9", "192.0.2.1")
+	env, err := Env(t.Context(), nil, pod, c, "10.244.0.9", "192.0.2.1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

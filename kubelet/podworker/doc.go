@@ -6,9 +6,10 @@
 // removes everything and deletes the pod object.
 //
 // What to do is decided by pure functions (decide.go, status.go,
-// backoff.go, env.go, the pull policy in pull.go), table-tested without an
-// API server or a runtime; worker.go and pull.go's ensureImage only wire
-// them to the runtime and the API. Images are pulled as upstream's kubelet
+// backoff.go, env.go with upstream's service variables from serviceenv.go,
+// the pull policy in pull.go), table-tested without an API server or a
+// runtime; worker.go and pull.go's ensureImage only wire them to the
+// runtime and the API. Images are pulled as upstream's kubelet
 // pulls them: per imagePullPolicy, with Pulling/Pulled/Failed events and
 // ErrImagePull, then ImagePullBackOff (10 s doubling to 5 min, per pod and
 // image) when a pull fails; nothing throttles pulls.

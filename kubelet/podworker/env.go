@@ -3,6 +3,8 @@ package podworker
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,8 +64,9 @@ func ResourceFieldRef(c *corev1.Container, ref *corev1.ResourceFieldSelector) (s
 	return fmt.Sprint(v), nil
 }
 
-// expand replaces $(NAME) by earlier variables; $$ escapes, as upstream.
-func expand(s string, vars map[string]string) string {
+// expand replaces $(NAME) by the value lookup finds; $$ escapes, and
+// unknown names stay as written, as upstream.
+func expand(s string, lookup func(string) (string, bool)) string {
 	var b strings.Builder
 	for i := 0; i < len(s); i++ {
 		if s[i] == '$' && i+1 < len(s) {
@@ -75,7 +78,7 @@ func expand(s string, vars map[string]string) string {
 			if s[i+1] == '(' {
 				if end := strings.IndexByte(s[i+2:], ')'); end >= 0 {
 					name := s[i+2 : i+2+end]
-					if v, ok := vars[name]; ok {
+					if v, ok := lookup(name); ok {
 						b.WriteString(v)
 						i += 2 + end
 						continue
@@ -89,10 +92,20 @@ func expand(s string, vars map[string]string) string {
 }
 
 // Env resolves a container's environment: envFrom first, then env in
-// order, with $(VAR) references expanded. Config maps and secrets are read
-// from the API through client (nil: refs fail).
-func Env(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, podIP, hostIP string) ([]string, error) {
+// order, with $(VAR) references expanded, then the service variables
+// (ServiceEnv) the container does not set itself, sorted by name. $(VAR)
+// sees the container's earlier variables first, then the service ones, as
+// upstream. Config maps and secrets are read from the API through client
+// (nil: refs fail).
+func Env(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *corev1.Container, podIP, hostIP string, services map[string]string) ([]string, error) {
 	vars := map[string]string{}
+	lookup := func(name string) (string, bool) {
+		if v, ok := vars[name]; ok {
+			return v, true
+		}
+		v, ok := services[name]
+		return v, ok
+	}
 	var order []string
 	set := func(k, v string) {
 		if _, ok := vars[k]; !ok {
@@ -111,7 +124,7 @@ func Env(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *c
 	}
 	for _, e := range c.Env {
 		if e.ValueFrom == nil {
-			set(e.Name, expand(e.Value, vars))
+			set(e.Name, expand(e.Value, lookup))
 			continue
 		}
 		v, err := valueFrom(ctx, client, pod, c, e.ValueFrom, podIP, hostIP)
@@ -120,9 +133,14 @@ func Env(ctx context.Context, client kubernetes.Interface, pod *corev1.Pod, c *c
 		}
 		set(e.Name, v)
 	}
-	out := make([]string, 0, len(order))
+	out := make([]string, 0, len(order)+len(services))
 	for _, k := range order {
 		out = append(out, k+"="+vars[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(services)) {
+		if _, ok := vars[k]; !ok {
+			out = append(out, k+"="+services[k])
+		}
 	}
 	return out, nil
 }
@@ -134,9 +152,10 @@ func ExpandArgs(list, env []string) []string {
 		k, v, _ := strings.Cut(kv, "=")
 		vars[k] = v
 	}
+	lookup := func(name string) (string, bool) { v, ok := vars[name]; return v, ok }
 	out := make([]string, len(list))
 	for i, s := range list {
-		out[i] = expand(s, vars)
+		out[i] = expand(s, lookup)
 	}
 	return out
 }

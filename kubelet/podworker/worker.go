@@ -11,8 +11,10 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
+	corelisters "k8s.io/client-go/listers/core/v1"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -42,6 +44,11 @@ type Config struct {
 	// Volumes materializes pod volumes (nil: volumes are ignored, as the
 	// simulated runtime does).
 	Volumes *volumes.Manager
+	// Services lists the cluster's Services (all namespaces) for the
+	// service environment variables; it should have synced before the
+	// first pod starts, or that pod misses the variables (nil: no service
+	// variables at all).
+	Services corelisters.ServiceLister
 }
 
 // Workers keeps one worker per pod.
@@ -407,6 +414,20 @@ func (ws *Workers) admit(ctx context.Context, w *worker, pod *corev1.Pod) (bool,
 	return false, nil
 }
 
+// containerEnv is the environment container c of pod starts with: its own
+// variables and the service ones.
+func (ws *Workers) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.Container, podIP string) ([]string, error) {
+	var services map[string]string
+	if ws.cfg.Services != nil {
+		list, err := ws.cfg.Services.List(labels.Everything())
+		if err != nil {
+			return nil, fmt.Errorf("listing services for the environment: %w", err)
+		}
+		services = ServiceEnv(list, pod.Namespace, ServiceLinks(pod))
+	}
+	return Env(ctx, ws.cfg.Client, pod, c, podIP, ws.cfg.NodeIP, services)
+}
+
 // start pulls (or finds) the image and starts one attempt of a container,
 // recording why it waits when it cannot.
 func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int, volumePaths map[string]string) bool {
@@ -420,7 +441,7 @@ func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *cor
 		// a failing pull backs off on its own (ImagePullBackOff).
 		ws.cfg.Backoff.Next(string(pod.UID)+"/"+c.Name, time.Now())
 	}
-	env, err := Env(ctx, ws.cfg.Client, pod, c, sb.IP, ws.cfg.NodeIP)
+	env, err := ws.containerEnv(ctx, pod, c, sb.IP)
 	if err != nil {
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: "CreateContainerConfigError", Message: err.Error()}
