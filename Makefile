@@ -57,12 +57,13 @@ build: images ## Build bin/kubeseed and the demo images (bin/images).
 	CGO_ENABLED=0 go build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/kubeseed .
 
 .PHONY: images
-images: ## Build the seed session's demo images (kubeseed/echo, kubeseed/nginx-proxy) into bin/images.
+images: ## Build the demo images (kubeseed/echo, kubeseed/nginx-proxy, kubeseed/incluster) into bin/images.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/demo/echo ./demo/echo
 	CGO_ENABLED=0 go build -trimpath -ldflags "-X main.variant=patched" -o $(BIN)/demo/echo-patched ./demo/echo
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/demo/nginx-proxy ./demo/nginx-proxy
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(BIN)/demo/incluster ./demo/incluster
 	go run ./demo/mkimages -out $(BIN)/images -echo $(BIN)/demo/echo \
-		-echo-patched $(BIN)/demo/echo-patched -nginx-proxy $(BIN)/demo/nginx-proxy
+		-echo-patched $(BIN)/demo/echo-patched -nginx-proxy $(BIN)/demo/nginx-proxy -incluster $(BIN)/demo/incluster
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate committed generated code (deepcopy of apis/, go generate ./...).

@@ -3,10 +3,11 @@
 // service proxy and node-local DNS, the node agent and the controllers.
 //
 // The order is what keeps the node safe and the start quick: the API server
-// first (everything else talks to it), then the proxy, whose first act is the
-// blackhole route for the service range, so no packet for a service address
-// can leave the node before a pod runs; then DNS, the node agent and the
-// controllers together.
+// first (everything else talks to it; it listens on loopback, and a relay at
+// the node's pod-bridge address, where the kubernetes Service points, lets
+// pods in), then the proxy, whose first act is the blackhole route for the
+// service range, so no packet for a service address can leave the node
+// before a pod runs; then DNS, the node agent and the controllers together.
 package cluster
 
 import (
@@ -14,9 +15,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -25,6 +28,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeseed/kubeseed/apiserver"
+	"github.com/kubeseed/kubeseed/cluster/relay"
 	"github.com/kubeseed/kubeseed/controllers/manager"
 	"github.com/kubeseed/kubeseed/kubeconfig"
 	"github.com/kubeseed/kubeseed/kubelet"
@@ -136,14 +140,35 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 			return nil
 		})
 	}
+	// The node's address on the pod bridge: where pods reach the node.
+	bridgeIP := podPrefix.Masked().Addr().Next()
 	err = func() error {
-		api, err := apiserver.New(apiserver.Config{DataDir: cfg.DataDir, SecurePort: cfg.SecurePort,
+		apiCfg := apiserver.Config{DataDir: cfg.DataDir, SecurePort: cfg.SecurePort,
 			EtcdServers: cfg.EtcdServers, EtcdCAFile: cfg.EtcdCAFile, EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile,
-			ServiceClusterIPRange: cfg.ServiceCIDR})
+			ServiceClusterIPRange: cfg.ServiceCIDR}
+		if withContainers {
+			// Pods reach the API through the kubernetes Service, and
+			// loopback in a pod is the pod's own: its endpoint is the
+			// bridge address, which the relay below serves. The address
+			// also lands in the serving certificate.
+			apiCfg.AdvertiseAddress = bridgeIP.String()
+		}
+		api, err := apiserver.New(apiCfg)
 		if err != nil {
 			return err
 		}
 		started("API server", api.Run)
+		if withContainers {
+			// The API server stays on loopback: off the machine nothing new
+			// listens, and only pods (and the node, whose address on the
+			// bridge is in the pod range) get through.
+			r, err := relay.New(relay.Config{Listen: netip.AddrPortFrom(bridgeIP, uint16(port(cfg.SecurePort))),
+				Target: net.JoinHostPort(apiserver.DefaultBindAddress, strconv.Itoa(port(cfg.SecurePort))), Sources: []netip.Prefix{podPrefix.Masked()}})
+			if err != nil {
+				return err
+			}
+			started("API relay for pods", r.Run)
+		}
 		if err := waitReady(ctx, api.Ready()); err != nil {
 			return fmt.Errorf("waiting for the API server: %w", err)
 		}
@@ -164,7 +189,7 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 		var dnsServer *dns.Server
 		if withContainers {
 			p, err := proxy.New(proxy.Config{RestConfig: rc, NodeName: cfg.NodeName, ServiceCIDR: cfg.ServiceCIDR,
-				PinPath: cfg.BPFPinPath, NodeLocalDNS: netip.AddrPortFrom(podPrefix.Addr().Next(), 53)})
+				PinPath: cfg.BPFPinPath, NodeLocalDNS: netip.AddrPortFrom(bridgeIP, 53)})
 			if err != nil {
 				return err
 			}
@@ -177,7 +202,7 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 			if len(upstreams) == 0 {
 				upstreams = []string{dns.NoUpstream}
 			}
-			dnsServer, err = dns.New(dns.Config{RestConfig: rc, ListenAddr: netip.AddrPortFrom(podPrefix.Addr().Next(), 53).String(),
+			dnsServer, err = dns.New(dns.Config{RestConfig: rc, ListenAddr: netip.AddrPortFrom(bridgeIP, 53).String(),
 				Upstreams: upstreams})
 			if err != nil {
 				return err

@@ -3,7 +3,7 @@
 // builds first. The node agent imports every tarball in its images directory
 // at start, so `image: kubeseed/echo:latest` runs with no registry.
 //
-//	mkimages -out bin/images -echo bin/demo/echo -echo-patched bin/demo/echo-patched -nginx-proxy bin/demo/nginx-proxy
+//	mkimages -out bin/images -echo bin/demo/echo -echo-patched bin/demo/echo-patched -nginx-proxy bin/demo/nginx-proxy -incluster bin/demo/incluster
 package main
 
 import (
@@ -21,11 +21,13 @@ func main() {
 	echo := flag.String("echo", "", "static echo binary (kubeseed/echo:latest)")
 	patched := flag.String("echo-patched", "", "static echo binary of the patched variant (kubeseed/echo:patched)")
 	proxy := flag.String("nginx-proxy", "", "static reverse proxy binary (kubeseed/nginx-proxy:latest)")
+	incluster := flag.String("incluster", "", "static in-cluster API client binary (kubeseed/incluster:latest)")
 	flag.Parse()
 	if err := run(*out, []demoImage{
 		{file: "echo.tar", name: "docker.io/kubeseed/echo:latest", binary: *echo, path: "usr/local/bin/echo-server"},
 		{file: "echo-patched.tar", name: "docker.io/kubeseed/echo:patched", binary: *patched, path: "usr/local/bin/echo-server"},
 		{file: "nginx-proxy.tar", name: "docker.io/kubeseed/nginx-proxy:latest", binary: *proxy, path: "usr/local/bin/nginx-proxy"},
+		{file: "incluster.tar", name: "docker.io/kubeseed/incluster:latest", binary: *incluster, path: "usr/local/bin/incluster"},
 	}); err != nil {
 		fmt.Fprintln(os.Stderr, "mkimages:", err)
 		os.Exit(1)

@@ -7,7 +7,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +36,7 @@ func TestJourney(t *testing.T) {
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
 		{"service by name", serviceByName},
+		{"pod calls the API in-cluster", inClusterAPI},
 		{"killed container restarts", containerRestarts},
 		{"kill -9 and start again", restartKeepsEverything},
 	} {
@@ -231,6 +234,85 @@ func serviceByName(c *cluster) {
 			c.t.Errorf("spring pod %s logged %d requests, want none", p, n)
 		}
 	}
+}
+
+// inClusterAPI: a pod finds the API server as client-go's
+// rest.InClusterConfig does. A busybox shell shows what it reads
+// (KUBERNETES_SERVICE_HOST and _PORT, the token, ca.crt and namespace under
+// /var/run/secrets/kubernetes.io/serviceaccount); busybox's own TLS cannot
+// talk to a Go server (it sends no signature_algorithms), so the calls are
+// made by kubeseed/incluster, a client-go program as an operator starts:
+// through the kubernetes Service, verifying the serving certificate with the
+// pod's ca.crt and authenticating with its token.
+func inClusterAPI(c *cluster) {
+	script := `cd /var/run/secrets/kubernetes.io/serviceaccount || echo FAILED no service account files
+echo "namespace=$(cat namespace)"
+echo "api=$KUBERNETES_SERVICE_HOST:$KUBERNETES_SERVICE_PORT https=$KUBERNETES_SERVICE_PORT_HTTPS link=$KUBERNETES_PORT"
+[ -s token ] || echo FAILED empty token
+echo BEGIN-CA; cat ca.crt; echo END-CA`
+	out, err := c.shell("sa-files", script)
+	if err != nil || strings.Contains(out, "FAILED") {
+		c.t.Fatalf("service account files and variables in a pod: %v\n%s", err, out)
+	}
+	apiIP := serviceIP(c.t, e2eServiceCIDR, 1)
+	for _, want := range []string{"namespace=default", "api=" + apiIP + ":443 https=443 link=tcp://" + apiIP + ":443"} {
+		if !strings.Contains(out, want) {
+			c.t.Errorf("pod output lacks %q:\n%s", want, out)
+		}
+	}
+	clusterCA, err := os.ReadFile(filepath.Join(c.dataDir, "pki", "ca.crt"))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if ca := between(out, "BEGIN-CA\n", "END-CA"); strings.TrimSpace(ca) != strings.TrimSpace(string(clusterCA)) {
+		c.t.Errorf("the pod's ca.crt is not the cluster CA:\n%s", ca)
+	}
+
+	// The program exits once it listed the pods: read its log, as a user
+	// of a finished pod would.
+	c.k("run", "api-client", "--image=kubeseed/incluster:latest", "--restart=Never")
+	c.eventually(2*time.Minute, "api-client finished", func() error {
+		phase := c.k("get", "pod", "api-client", "-o", "jsonpath={.status.phase}")
+		if phase != "Succeeded" && phase != "Failed" {
+			return fmt.Errorf("phase %q", phase)
+		}
+		return nil
+	})
+	logs := c.k("logs", "api-client")
+	phase := c.k("get", "pod", "api-client", "-o", "jsonpath={.status.phase}")
+	c.k("delete", "pod", "api-client", "--wait=false")
+	for _, want := range []string{
+		"API server: https://" + net.JoinHostPort(apiIP, "443") + " (CA /var/run/secrets/kubernetes.io/serviceaccount/ca.crt)",
+		"authenticated as system:serviceaccount:default:default",
+		"pods in namespace default:", "api-client\tRunning",
+	} {
+		if !strings.Contains(logs, want) {
+			c.t.Errorf("kubeseed/incluster (%s) did not print %q:\n%s", phase, want, logs)
+		}
+	}
+}
+
+// serviceIP is the n-th address of cidr (the kubernetes Service has the first).
+func serviceIP(t testing.TB, cidr string, n int) string {
+	p, err := netip.ParsePrefix(cidr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Masked().Addr()
+	for range n {
+		a = a.Next()
+	}
+	return a.String()
+}
+
+// between is the text of s between the first from and the next to after it.
+func between(s, from, to string) string {
+	_, rest, ok := strings.Cut(s, from)
+	if !ok {
+		return ""
+	}
+	in, _, _ := strings.Cut(rest, to)
+	return in
 }
 
 // containerRestarts: kill the echo server's process from the host; the node
