@@ -2,12 +2,13 @@
 // `kubeseed up` does: the API server with embedded (or external) etcd, the
 // service proxy and node-local DNS, the node agent and the controllers.
 //
-// The order is what keeps the node safe and the start quick: the API server
-// first (everything else talks to it; it listens on loopback, and a relay at
-// the node's pod-bridge address, where the kubernetes Service points, lets
-// pods in), then the proxy, whose first act is the blackhole route for the
-// service range, so no packet for a service address can leave the node
-// before a pod runs; then DNS, the node agent and the controllers together.
+// The order is what keeps the node safe and the start quick: the pod bridge
+// with the node's address on it, then the API server (everything else talks
+// to it; it listens on loopback, and a relay at the node's bridge address,
+// where the kubernetes Service points, lets pods in), then the proxy, whose
+// first act is the blackhole route for the service range, so no packet for a
+// service address can leave the node before a pod runs; then DNS, the node
+// agent and the controllers together.
 package cluster
 
 import (
@@ -33,6 +34,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubeconfig"
 	"github.com/kubeseed/kubeseed/kubelet"
 	"github.com/kubeseed/kubeseed/kubelet/dns"
+	"github.com/kubeseed/kubeseed/kubelet/network"
 	"github.com/kubeseed/kubeseed/kubelet/proxy"
 )
 
@@ -142,6 +144,14 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 	}
 	// The node's address on the pod bridge: where pods reach the node.
 	bridgeIP := podPrefix.Masked().Addr().Next()
+	if withContainers {
+		// The bridge and its address exist before any Service points at
+		// them (the kubernetes Service's endpoint, the node-local DNS), so
+		// the node's own connections to those stay on the node.
+		if err := network.EnsureBridge(cfg.BridgeName, cfg.PodCIDR); err != nil {
+			return err
+		}
+	}
 	err = func() error {
 		apiCfg := apiserver.Config{DataDir: cfg.DataDir, SecurePort: cfg.SecurePort,
 			EtcdServers: cfg.EtcdServers, EtcdCAFile: cfg.EtcdCAFile, EtcdCertFile: cfg.EtcdCertFile, EtcdKeyFile: cfg.EtcdKeyFile,
