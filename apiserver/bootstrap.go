@@ -15,14 +15,16 @@ import (
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
 
+	"github.com/kubeseed/kubeseed/apiserver/rbac"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
 )
 
 // SystemNamespaces exist on every cluster from the start.
 var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
-// bootstrap creates what a fresh cluster has before anyone asks: the system
-// namespaces and the kubernetes service in default with its endpoints.
+// bootstrap creates what a fresh cluster has before anyone asks: the RBAC
+// bootstrap policy, the system namespaces and the kubernetes service in
+// default with its endpoints.
 type bootstrap struct {
 	kubernetesIP string
 	endpointIP   string
@@ -50,6 +52,9 @@ func (b *bootstrap) run(ctx context.Context, client kubernetes.Interface) {
 }
 
 func (b *bootstrap) ensure(ctx context.Context, client kubernetes.Interface) error {
+	if err := rbac.EnsureBootstrapPolicy(ctx, client); err != nil {
+		return err
+	}
 	for _, name := range SystemNamespaces {
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {

@@ -22,11 +22,11 @@
 // Users authenticate with client certificates signed by the cluster CA (the
 // admin kubeconfig's is in system:masters), pods with service account tokens
 // (package serviceaccount: TokenRequest, the kube-api-access volume every pod
-// gets). Authorization allows every authenticated user everything. The
-// rbac.authorization.k8s.io/v1 objects (roles, role bindings, cluster roles,
-// cluster role bindings) are served, validated and stored so manifests and
-// controllers that create them work, but nothing enforces them: no RBAC
-// authorizer reads them, no escalation check limits who may write them, and
-// ClusterRole aggregationRule is stored without aggregating anything. A
-// self subject access review therefore answers yes for any request.
+// gets). Authorization is kube-apiserver's --authorization-mode=RBAC:
+// system:masters may do anything, everyone else what the
+// rbac.authorization.k8s.io/v1 bindings grant (package rbac, which also
+// holds the bootstrap policy: cluster-admin, system:discovery,
+// system:basic-user, system:public-info-viewer and their bindings). Not yet:
+// the aggregated user-facing roles (admin, edit, view), ClusterRole
+// aggregationRule, and the escalation check on writes of roles and bindings.
 package apiserver

@@ -21,7 +21,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
+	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
+	authorizerunion "k8s.io/apiserver/pkg/authorization/union"
 	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -37,6 +39,7 @@ import (
 	"github.com/kubeseed/kubeseed/apiserver/allocator"
 	"github.com/kubeseed/kubeseed/apiserver/etcd"
 	"github.com/kubeseed/kubeseed/apiserver/pki"
+	"github.com/kubeseed/kubeseed/apiserver/rbac"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
 	"github.com/kubeseed/kubeseed/apiserver/scheme"
 	"github.com/kubeseed/kubeseed/apiserver/serviceaccount"
@@ -198,8 +201,7 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	}
 	config.SecureServing.ClientCA = clientCA
 	// Client certificates signed by the cluster CA authenticate users (CN) and
-	// groups (O); service account tokens authenticate pods. Every authenticated user is allowed: RBAC objects are stored
-	// but not enforced (see doc.go).
+	// groups (O); service account tokens authenticate pods.
 	tokens, err := s.serviceAccountTokens()
 	if err != nil {
 		return nil, err
@@ -208,20 +210,35 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	config.Authentication.Authenticator = group.NewAuthenticatedGroupAdder(union.New(
 		x509request.NewDynamic(clientCA.VerifyOptions, x509request.CommonNameUserConversion),
 		bearertoken.New(&serviceaccount.Authenticator{Key: tokens.Key, Issuer: tokens.Issuer, Audiences: tokens.Audiences, Lookup: tokens.Lookup})))
-	config.Authorization.Authorizer = authorizerfactory.NewAlwaysAllowAuthorizer()
-	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
-
-	setOpenAPI(config, external)
-	// One aggregated discovery document for the whole chain, each server
-	// adding its groups (as kube-apiserver shares it).
-	config.AggregatedDiscoveryGroupManager = discoveryendpoint.NewResourceManager("apis")
-
 	loopbackClient, err := kubernetes.NewForConfig(config.LoopbackClientConfig)
 	if err != nil {
 		return nil, err
 	}
 	informers := clientinformers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
 	services := aggregatorapiserver.NewClusterIPServiceResolver(informers.Core().V1().Services().Lister())
+
+	// system:masters may do anything (the admin kubeconfig, kubeseed's own
+	// components); everyone else what RBAC grants, as kube-apiserver's
+	// --authorization-mode=RBAC.
+	rbacInformers := informers.Rbac().V1()
+	authz, err := authorizerunion.New(
+		authorizerunion.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: &rbac.Authorizer{Listers: rbac.Listers{
+			Roles:               rbacInformers.Roles().Lister(),
+			RoleBindings:        rbacInformers.RoleBindings().Lister(),
+			ClusterRoles:        rbacInformers.ClusterRoles().Lister(),
+			ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
+		}}})
+	if err != nil {
+		return nil, err
+	}
+	config.Authorization.Authorizer = authz
+	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
+
+	setOpenAPI(config, external)
+	// One aggregated discovery document for the whole chain, each server
+	// adding its groups (as kube-apiserver shares it).
+	config.AggregatedDiscoveryGroupManager = discoveryendpoint.NewResourceManager("apis")
 
 	backend := storagebackend.NewDefaultConfig("/registry", nil)
 	backend.Transport.ServerList = endpoints

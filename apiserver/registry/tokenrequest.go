@@ -55,7 +55,18 @@ func get[T runtime.Object](ctx context.Context, s *genericregistry.Store, namesp
 	if s == nil {
 		return zero, fmt.Errorf("server still starting")
 	}
-	obj, err := s.Get(genericapirequest.WithNamespace(ctx, namespace), name, &metav1.GetOptions{ResourceVersion: "0"})
+	ctx = genericapirequest.WithNamespace(ctx, namespace)
+	// The watch cache first, as an informer would; an object created a
+	// moment ago (a pod whose token the kubelet asks for at once) may not be
+	// there yet, so a miss is confirmed by a consistent read.
+	obj, err := s.Get(ctx, name, &metav1.GetOptions{ResourceVersion: "0"})
+	if apierrors.IsNotFound(err) {
+		obj, err = s.Get(ctx, name, &metav1.GetOptions{})
+	}
+	if apierrors.IsNotFound(err) {
+		// Named for what is missing, not for the request's resource.
+		return zero, apierrors.NewNotFound(s.DefaultQualifiedResource, name)
+	}
 	if err != nil {
 		return zero, err
 	}

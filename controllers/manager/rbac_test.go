@@ -27,7 +27,7 @@ import (
 // permission shows as a controller that never acts.
 func TestControllersNeedNoMoreThanTheirRole(t *testing.T) {
 	if os.Getenv(testenv.APIServerEnv) == "kubeseed" {
-		t.Skip("needs RBAC enforcement, which kubeseed's API server does not do yet; runs against upstream in the default pass")
+		t.Skip("creates users through envtest's control plane, which only the upstream pass has (runs there)")
 	}
 	env, err := testenv.Upstream()
 	if err != nil {

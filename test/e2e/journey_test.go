@@ -268,6 +268,12 @@ echo BEGIN-CA; cat ca.crt; echo END-CA`
 		c.t.Errorf("the pod's ca.crt is not the cluster CA:\n%s", ca)
 	}
 
+	// RBAC is enforced: the namespace's default service account may list
+	// pods only once granted, as on upstream.
+	c.k("create", "role", "pod-reader", "--verb=get,list", "--resource=pods")
+	c.k("create", "rolebinding", "default-reads-pods", "--role=pod-reader", "--serviceaccount=default:default")
+	defer c.k("delete", "rolebinding", "default-reads-pods")
+	defer c.k("delete", "role", "pod-reader")
 	// The program exits once it listed the pods: read its log, as a user
 	// of a finished pod would.
 	c.k("run", "api-client", "--image=kubeseed/incluster:latest", "--restart=Never")
