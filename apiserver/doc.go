@@ -26,7 +26,7 @@
 // system:masters may do anything, everyone else what the
 // rbac.authorization.k8s.io/v1 bindings grant (package rbac, which also
 // holds the bootstrap policy: cluster-admin, system:discovery,
-// system:basic-user, system:public-info-viewer and their bindings). Not yet:
-// the aggregated user-facing roles (admin, edit, view), ClusterRole
-// aggregationRule, and the escalation check on writes of roles and bindings.
+// system:basic-user, system:public-info-viewer and their bindings, and the
+// admin, edit and view roles that the clusterrole-aggregation controller
+// fills). Not yet: the escalation check on writes of roles and bindings.
 package apiserver

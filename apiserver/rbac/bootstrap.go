@@ -43,6 +43,106 @@ func ClusterRoles() []rbacv1.ClusterRole {
 		{ObjectMeta: meta("system:public-info-viewer"), Rules: []rbacv1.PolicyRule{
 			{Verbs: []string{"get"}, NonResourceURLs: []string{"/livez", "/readyz", "/healthz", "/version", "/version/"}},
 		}},
+		// The user-facing roles are aggregated (the clusterrole-aggregation
+		// controller fills them), so operators extend them by label.
+		aggregating("admin", nil, aggregateToAdmin),
+		aggregating("edit", map[string]string{aggregateToAdmin: "true"}, aggregateToEdit),
+		aggregating("view", map[string]string{aggregateToEdit: "true"}, aggregateToView),
+		{ObjectMeta: labelled("system:aggregate-to-admin", aggregateToAdmin), Rules: []rbacv1.PolicyRule{
+			rule([]string{"create"}, []string{"authorization.k8s.io"}, "localsubjectaccessreviews"),
+			rule(readWrite, []string{"rbac.authorization.k8s.io"}, "roles", "rolebindings"),
+		}},
+		{ObjectMeta: labelled("system:aggregate-to-edit", aggregateToEdit), Rules: editRules()},
+		{ObjectMeta: labelled("system:aggregate-to-view", aggregateToView), Rules: viewRules()},
+	}
+}
+
+// Labels that aggregate a ClusterRole into admin, edit or view.
+const (
+	aggregateToAdmin = "rbac.authorization.k8s.io/aggregate-to-admin"
+	aggregateToEdit  = "rbac.authorization.k8s.io/aggregate-to-edit"
+	aggregateToView  = "rbac.authorization.k8s.io/aggregate-to-view"
+)
+
+var (
+	read      = []string{"get", "list", "watch"}
+	write     = []string{"create", "update", "patch", "delete", "deletecollection"}
+	readWrite = append(append([]string{}, read...), write...)
+)
+
+func rule(verbs, groups []string, resources ...string) rbacv1.PolicyRule {
+	return rbacv1.PolicyRule{Verbs: verbs, APIGroups: groups, Resources: resources}
+}
+
+func labelled(name, label string) metav1.ObjectMeta {
+	m := meta(name)
+	m.Labels = map[string]string{label: "true"}
+	for k, v := range bootstrapLabels {
+		m.Labels[k] = v
+	}
+	return m
+}
+
+func aggregating(name string, extra map[string]string, selects string) rbacv1.ClusterRole {
+	m := meta(name)
+	m.Labels = map[string]string{}
+	for k, v := range bootstrapLabels {
+		m.Labels[k] = v
+	}
+	for k, v := range extra {
+		m.Labels[k] = v
+	}
+	return rbacv1.ClusterRole{ObjectMeta: m, AggregationRule: &rbacv1.AggregationRule{
+		ClusterRoleSelectors: []metav1.LabelSelector{{MatchLabels: map[string]string{selects: "true"}}},
+	}}
+}
+
+// viewRules read what a namespace holds, short of secrets and anything that
+// escalates, as upstream's view role.
+func viewRules() []rbacv1.PolicyRule {
+	core := []string{""}
+	return []rbacv1.PolicyRule{
+		rule(read, core, "pods", "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
+			"services", "services/status", "endpoints", "persistentvolumeclaims", "persistentvolumeclaims/status", "configmaps"),
+		rule(read, core, "limitranges", "resourcequotas", "bindings", "pods/status", "resourcequotas/status",
+			"namespaces/status", "replicationcontrollers/status", "pods/log"),
+		rule(read, core, "namespaces"),
+		rule(read, []string{"", "events.k8s.io"}, "events"),
+		rule(read, []string{"discovery.k8s.io"}, "endpointslices"),
+		rule(read, []string{"apps"}, "controllerrevisions", "statefulsets", "statefulsets/status", "statefulsets/scale",
+			"daemonsets", "daemonsets/status", "deployments", "deployments/status", "deployments/scale",
+			"replicasets", "replicasets/status", "replicasets/scale"),
+		rule(read, []string{"autoscaling"}, "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
+		rule(read, []string{"batch"}, "jobs", "cronjobs", "cronjobs/status", "jobs/status"),
+		rule(read, []string{"extensions"}, "daemonsets", "daemonsets/status", "deployments", "deployments/scale", "deployments/status",
+			"ingresses", "ingresses/status", "replicasets", "replicasets/scale", "replicasets/status", "replicationcontrollers/scale",
+			"networkpolicies"),
+		rule(read, []string{"policy"}, "poddisruptionbudgets", "poddisruptionbudgets/status"),
+		rule(read, []string{"networking.k8s.io"}, "networkpolicies", "ingresses", "ingresses/status"),
+	}
+}
+
+// editRules change what a namespace holds, as upstream's edit role.
+func editRules() []rbacv1.PolicyRule {
+	core := []string{""}
+	return []rbacv1.PolicyRule{
+		rule(read, core, "pods/attach", "pods/proxy", "pods/exec", "pods/portforward", "secrets", "services/proxy"),
+		rule([]string{"impersonate"}, core, "serviceaccounts"),
+		rule(write, core, "pods", "pods/attach", "pods/proxy", "pods/exec", "pods/portforward"),
+		rule([]string{"create"}, core, "pods/eviction"),
+		rule(write, core, "replicationcontrollers", "replicationcontrollers/scale", "serviceaccounts",
+			"services", "services/proxy", "persistentvolumeclaims", "configmaps", "secrets"),
+		rule([]string{"create"}, core, "serviceaccounts/token"),
+		rule(write, []string{"", "events.k8s.io"}, "events"),
+		rule(write, []string{"apps"}, "statefulsets", "statefulsets/scale", "daemonsets", "deployments", "deployments/scale",
+			"deployments/rollback", "replicasets", "replicasets/scale"),
+		rule(write, []string{"autoscaling"}, "horizontalpodautoscalers"),
+		rule(write, []string{"batch"}, "jobs", "cronjobs"),
+		rule(write, []string{"extensions"}, "daemonsets", "deployments", "deployments/scale", "deployments/rollback", "ingresses",
+			"replicasets", "replicasets/scale", "replicationcontrollers/scale", "networkpolicies"),
+		rule(write, []string{"policy"}, "poddisruptionbudgets"),
+		rule(write, []string{"networking.k8s.io"}, "networkpolicies", "ingresses"),
+		rule(readWrite, []string{"coordination.k8s.io"}, "leases"),
 	}
 }
 

@@ -3,6 +3,7 @@ package manager
 import (
 	ctrl "sigs.k8s.io/controller-runtime"
 
+	"github.com/kubeseed/kubeseed/controllers/clusterroleaggregation"
 	"github.com/kubeseed/kubeseed/controllers/cronjob"
 	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
@@ -44,4 +45,5 @@ var registry = []controller{
 	{name: "nodelifecycle", setup: nodelifecycle.SetupWithManager},
 	{name: "persistentvolume", setup: persistentvolume.SetupWithManager},
 	{name: "localpath", setup: localpath.SetupWithManager},
+	{name: "clusterrole-aggregation", setup: clusterroleaggregation.SetupWithManager},
 }
