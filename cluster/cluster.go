@@ -148,6 +148,9 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 		// The bridge and its address exist before any Service points at
 		// them (the kubernetes Service's endpoint, the node-local DNS), so
 		// the node's own connections to those stay on the node.
+		if err := saveForwarding(cfg.DataDir); err != nil {
+			return err
+		}
 		if err := network.EnsureBridge(cfg.BridgeName, cfg.PodCIDR); err != nil {
 			return err
 		}

@@ -22,7 +22,8 @@ import (
 // Reset removes everything a stopped `kubeseed up` with cfg left on the
 // host: the pods' containers and their containerd, mounts under the data
 // dir, the pod bridge, the pods' cgroups, the service proxy's BPF programs,
-// pins and route, and finally the data dir itself. It refuses while the
+// pins and route, the host's IPv4 forwarding as it was before the first
+// `kubeseed up`, and finally the data dir itself. It refuses while the
 // cluster's API server port still answers, so a running cluster is never
 // pulled from under itself.
 func Reset(cfg Config) error {
@@ -62,6 +63,9 @@ func Reset(cfg Config) error {
 	errs = append(errs, removeCgroups(cfg.CgroupParent))
 	if err := proxy.Cleanup(cfg.BPFPinPath); err != nil {
 		errs = append(errs, fmt.Errorf("removing the service proxy: %w", err))
+	}
+	if err := restoreForwarding(dataDir); err != nil {
+		errs = append(errs, err)
 	}
 	if err := os.RemoveAll(dataDir); err != nil {
 		errs = append(errs, err)
