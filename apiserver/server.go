@@ -22,6 +22,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	x509request "k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	authorizerunion "k8s.io/apiserver/pkg/authorization/union"
 	discoveryendpoint "k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
@@ -217,22 +218,9 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	informers := clientinformers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
 	services := aggregatorapiserver.NewClusterIPServiceResolver(informers.Core().V1().Services().Lister())
 
-	// system:masters may do anything (the admin kubeconfig, kubeseed's own
-	// components); everyone else what RBAC grants, as kube-apiserver's
-	// --authorization-mode=RBAC.
-	rbacInformers := informers.Rbac().V1()
-	authz, err := authorizerunion.New(
-		authorizerunion.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: &rbac.Authorizer{Listers: rbac.Listers{
-			Roles:               rbacInformers.Roles().Lister(),
-			RoleBindings:        rbacInformers.RoleBindings().Lister(),
-			ClusterRoles:        rbacInformers.ClusterRoles().Lister(),
-			ClusterRoleBindings: rbacInformers.ClusterRoleBindings().Lister(),
-		}}})
-	if err != nil {
+	if config.Authorization.Authorizer, err = authorizerFor(informers); err != nil {
 		return nil, err
 	}
-	config.Authorization.Authorizer = authz
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
 
 	setOpenAPI(config, external)
@@ -370,6 +358,21 @@ func (s *Server) waitReady(ctx context.Context) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// authorizerFor is kube-apiserver's --authorization-mode=RBAC: system:masters
+// may do anything (the admin kubeconfig, kubeseed's own components), everyone
+// else what the RBAC objects, read through informers, grant.
+func authorizerFor(informers clientinformers.SharedInformerFactory) (authorizer.Authorizer, error) {
+	r := informers.Rbac().V1()
+	return authorizerunion.New(
+		authorizerunion.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
+		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: &rbac.Authorizer{Listers: rbac.Listers{
+			Roles:               r.Roles().Lister(),
+			RoleBindings:        r.RoleBindings().Lister(),
+			ClusterRoles:        r.ClusterRoles().Lister(),
+			ClusterRoleBindings: r.ClusterRoleBindings().Lister(),
+		}}})
 }
 
 // serviceAccountTokens sets up service account tokens, signed with a key kept
