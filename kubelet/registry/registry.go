@@ -161,6 +161,20 @@ type repository struct {
 // lookup parses a repository path of a request (with the registry of the
 // ns query when given) and finds its images. A nil repository with a nil
 // error means none has that name.
+// repositoryOr404 finds the repository a request names, or answers the
+// request itself (NAME_UNKNOWN, or the lookup's failure) and returns false.
+func (m *Mirror) repositoryOr404(ctx context.Context, w http.ResponseWriter, path, ns string) (*repository, bool) {
+	repo, err := m.lookup(ctx, path, ns)
+	if m.failed(ctx, w, path, err) {
+		return nil, false
+	}
+	if repo == nil {
+		writeError(w, http.StatusNotFound, codeNameUnknown, "repository name not known to registry", map[string]string{"name": path})
+		return nil, false
+	}
+	return repo, true
+}
+
 func (m *Mirror) lookup(ctx context.Context, path, ns string) (*repository, error) {
 	full := path
 	if ns != "" {
@@ -227,12 +241,8 @@ func (m *Mirror) find(ctx context.Context, repo *repository, dgst digest.Digest)
 }
 
 func (m *Mirror) manifest(ctx context.Context, w http.ResponseWriter, r *http.Request, path, ns, ref string) {
-	repo, err := m.lookup(ctx, path, ns)
-	if m.failed(ctx, w, path, err) {
-		return
-	}
-	if repo == nil {
-		writeError(w, http.StatusNotFound, codeNameUnknown, "repository name not known to registry", map[string]string{"name": path})
+	repo, ok := m.repositoryOr404(ctx, w, path, ns)
+	if !ok {
 		return
 	}
 	var desc ocispec.Descriptor
@@ -258,7 +268,7 @@ func (m *Mirror) manifest(ctx context.Context, w http.ResponseWriter, r *http.Re
 		}
 		desc = img.Target
 	}
-	desc, err = m.negotiate(ctx, desc, r.Header.Values("Accept"))
+	desc, err := m.negotiate(ctx, desc, r.Header.Values("Accept"))
 	if errors.Is(err, errNotAcceptable) {
 		writeError(w, http.StatusNotFound, codeManifestUnknown, err.Error(), map[string]string{"name": path, "reference": ref})
 		return
@@ -329,12 +339,8 @@ func (m *Mirror) blob(ctx context.Context, w http.ResponseWriter, r *http.Reques
 		writeError(w, http.StatusBadRequest, codeDigestInvalid, fmt.Sprintf("invalid digest %q", ref), nil)
 		return
 	}
-	repo, err := m.lookup(ctx, path, ns)
-	if m.failed(ctx, w, path, err) {
-		return
-	}
-	if repo == nil {
-		writeError(w, http.StatusNotFound, codeNameUnknown, "repository name not known to registry", map[string]string{"name": path})
+	repo, ok := m.repositoryOr404(ctx, w, path, ns)
+	if !ok {
 		return
 	}
 	// Only blobs of the repository's images are served, as a registry
@@ -370,12 +376,8 @@ func (m *Mirror) serve(ctx context.Context, w http.ResponseWriter, r *http.Reque
 }
 
 func (m *Mirror) tags(ctx context.Context, w http.ResponseWriter, r *http.Request, path, ns string) {
-	repo, err := m.lookup(ctx, path, ns)
-	if m.failed(ctx, w, path, err) {
-		return
-	}
-	if repo == nil {
-		writeError(w, http.StatusNotFound, codeNameUnknown, "repository name not known to registry", map[string]string{"name": path})
+	repo, ok := m.repositoryOr404(ctx, w, path, ns)
+	if !ok {
 		return
 	}
 	tags := make([]string, 0, len(repo.tagged))
