@@ -240,8 +240,8 @@ func Resources() []*Resource {
 			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
 			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
 
-		// RBAC objects are stored and validated but not enforced (see the
-		// apiserver package doc); roles print upstream's default NAME CREATED AT.
+		// RBAC objects are validated here and enforced by package rbac;
+		// roles print upstream's default NAME CREATED AT.
 		{GroupVersion: rbac, Plural: "roles", Singular: "role", Kind: "Role", Namespaced: true, NameValidation: validation.RBACName,
 			New: func() runtime.Object { return &rbacv1.Role{} }, NewList: func() runtime.Object { return &rbacv1.RoleList{} },
 			Validate: typed(validation.Role)},
