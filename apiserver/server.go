@@ -218,7 +218,8 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	informers := clientinformers.NewSharedInformerFactory(loopbackClient, 10*time.Minute)
 	services := aggregatorapiserver.NewClusterIPServiceResolver(informers.Core().V1().Services().Lister())
 
-	if config.Authorization.Authorizer, err = authorizerFor(informers); err != nil {
+	var rules authorizer.RuleResolver
+	if config.Authorization.Authorizer, rules, err = authorizerFor(informers); err != nil {
 		return nil, err
 	}
 	genericapiserver.AuthorizeClientBearerToken(config.LoopbackClientConfig, &config.Authentication, &config.Authorization)
@@ -269,6 +270,7 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	groups, err := registry.BuildAll(registry.Deps{
 		Nodes:       nodes,
 		Authorizer:  config.Authorization.Authorizer,
+		Rules:       rules,
 		Typer:       sch,
 		RESTOptions: config.RESTOptionsGetter,
 		Services:    allocators,
@@ -362,17 +364,21 @@ func (s *Server) waitReady(ctx context.Context) {
 
 // authorizerFor is kube-apiserver's --authorization-mode=RBAC: system:masters
 // may do anything (the admin kubeconfig, kubeseed's own components), everyone
-// else what the RBAC objects, read through informers, grant.
-func authorizerFor(informers clientinformers.SharedInformerFactory) (authorizer.Authorizer, error) {
+// else what the RBAC objects, read through informers, grant. The rule
+// resolver (SelfSubjectRulesReview) is RBAC's alone, as upstream's, so even
+// system:masters sees the rules its bindings give.
+func authorizerFor(informers clientinformers.SharedInformerFactory) (authorizer.Authorizer, authorizer.RuleResolver, error) {
 	r := informers.Rbac().V1()
-	return authorizerunion.New(
+	rbacAuthorizer := &rbac.Authorizer{Listers: rbac.Listers{
+		Roles:               r.Roles().Lister(),
+		RoleBindings:        r.RoleBindings().Lister(),
+		ClusterRoles:        r.ClusterRoles().Lister(),
+		ClusterRoleBindings: r.ClusterRoleBindings().Lister(),
+	}}
+	a, err := authorizerunion.New(
 		authorizerunion.NamedAuthorizer{AuthorizerName: "privileged-groups", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
-		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: &rbac.Authorizer{Listers: rbac.Listers{
-			Roles:               r.Roles().Lister(),
-			RoleBindings:        r.RoleBindings().Lister(),
-			ClusterRoles:        r.ClusterRoles().Lister(),
-			ClusterRoleBindings: r.ClusterRoleBindings().Lister(),
-		}}})
+		authorizerunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbacAuthorizer})
+	return a, rbacAuthorizer, err
 }
 
 // serviceAccountTokens sets up service account tokens, signed with a key kept

@@ -9,11 +9,10 @@ package rbac
 import (
 	"context"
 	"fmt"
-	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/labels"
-	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	rbaclisters "k8s.io/client-go/listers/rbac/v1"
@@ -29,6 +28,26 @@ type Listers struct {
 	ClusterRoleBindings rbaclisters.ClusterRoleBindingLister
 }
 
+// GetRole implements Source.
+func (l Listers) GetRole(_ context.Context, namespace, name string) (*rbacv1.Role, error) {
+	return l.Roles.Roles(namespace).Get(name)
+}
+
+// GetClusterRole implements Source.
+func (l Listers) GetClusterRole(_ context.Context, name string) (*rbacv1.ClusterRole, error) {
+	return l.ClusterRoles.Get(name)
+}
+
+// ListRoleBindings implements Source.
+func (l Listers) ListRoleBindings(_ context.Context, namespace string) ([]*rbacv1.RoleBinding, error) {
+	return l.RoleBindings.RoleBindings(namespace).List(labels.Everything())
+}
+
+// ListClusterRoleBindings implements Source.
+func (l Listers) ListClusterRoleBindings(context.Context) ([]*rbacv1.ClusterRoleBinding, error) {
+	return l.ClusterRoleBindings.List(labels.Everything())
+}
+
 // Authorizer is the RBAC authorizer.
 type Authorizer struct {
 	Listers
@@ -37,23 +56,39 @@ type Authorizer struct {
 var (
 	_ authorizer.Authorizer   = &Authorizer{}
 	_ authorizer.RuleResolver = &Authorizer{}
+	_ Source                  = Listers{}
 )
 
-// Authorize implements authorizer.Authorizer.
-func (a *Authorizer) Authorize(_ context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
+func (a *Authorizer) resolver() *Resolver { return &Resolver{Source: a.Listers} }
+
+// Authorize implements authorizer.Authorizer. A denial gives as its reason
+// the errors met resolving the user's bindings (a role that is missing), as
+// upstream's does.
+func (a *Authorizer) Authorize(ctx context.Context, attrs authorizer.Attributes) (authorizer.Decision, string, error) {
 	u := attrs.GetUser()
 	if u == nil {
 		return authorizer.DecisionNoOpinion, "no user", nil
 	}
-	want := requestRule(attrs)
-	for _, b := range a.bindings(u, attrs.GetNamespace()) {
-		rules, err := a.rules(b.roleRef, b.namespace)
+	want := []rbacv1.PolicyRule{requestRule(attrs)}
+	var allowedBy *Grant
+	var errs []error
+	a.resolver().VisitRules(ctx, u, attrs.GetNamespace(), func(g *Grant, rule *rbacv1.PolicyRule, err error) bool {
+		if rule != nil {
+			if ok, _ := rbacvalidation.Covers([]rbacv1.PolicyRule{*rule}, want); ok {
+				allowedBy = g
+				return false
+			}
+		}
 		if err != nil {
-			continue
+			errs = append(errs, err)
 		}
-		if ok, _ := rbacvalidation.Covers(rules, []rbacv1.PolicyRule{want}); ok {
-			return authorizer.DecisionAllow, fmt.Sprintf("RBAC: allowed by %s", b.describe), nil
-		}
+		return true
+	})
+	if allowedBy != nil {
+		return authorizer.DecisionAllow, "RBAC: allowed by " + allowedBy.String(), nil
+	}
+	if len(errs) > 0 {
+		return authorizer.DecisionNoOpinion, fmt.Sprintf("RBAC: %v", utilerrors.NewAggregate(errs)), nil
 	}
 	return authorizer.DecisionNoOpinion, "", nil
 }
@@ -70,24 +105,22 @@ func (a *Authorizer) EvaluateConditions(context.Context, authorizer.ConditionsAw
 	return authorizer.DecisionDeny, "", authorizer.ErrorConditionEvaluationNotSupported
 }
 
-// RulesFor implements authorizer.RuleResolver (SelfSubjectRulesReview).
-func (a *Authorizer) RulesFor(_ context.Context, u user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
+// RulesFor implements authorizer.RuleResolver (SelfSubjectRulesReview): the
+// user's rules in namespace, a rule naming both resources and URLs counted
+// as both; never incomplete, with the errors met resolving its bindings.
+func (a *Authorizer) RulesFor(ctx context.Context, u user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
 	var res []authorizer.ResourceRuleInfo
 	var nonRes []authorizer.NonResourceRuleInfo
-	for _, b := range a.bindings(u, namespace) {
-		rules, err := a.rules(b.roleRef, b.namespace)
-		if err != nil {
-			continue
-		}
-		for _, r := range rules {
-			if len(r.NonResourceURLs) > 0 {
-				nonRes = append(nonRes, &authorizer.DefaultNonResourceRuleInfo{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})
-				continue
-			}
+	rules, err := a.resolver().Rules(ctx, u, namespace)
+	for _, r := range rules {
+		if len(r.Resources) > 0 {
 			res = append(res, &authorizer.DefaultResourceRuleInfo{Verbs: r.Verbs, APIGroups: r.APIGroups, Resources: r.Resources, ResourceNames: r.ResourceNames})
 		}
+		if len(r.NonResourceURLs) > 0 {
+			nonRes = append(nonRes, &authorizer.DefaultNonResourceRuleInfo{Verbs: r.Verbs, NonResourceURLs: r.NonResourceURLs})
+		}
 	}
-	return res, nonRes, false, nil
+	return res, nonRes, false, err
 }
 
 // requestRule is the request as the smallest rule that would allow it.
@@ -104,82 +137,4 @@ func requestRule(attrs authorizer.Attributes) rbacv1.PolicyRule {
 		r.ResourceNames = []string{name}
 	}
 	return r
-}
-
-type binding struct {
-	roleRef   rbacv1.RoleRef
-	namespace string // where a Role is looked up; "" for cluster bindings
-	describe  string
-}
-
-// bindings are the bindings that grant u something in namespace (cluster
-// bindings always).
-func (a *Authorizer) bindings(u user.Info, namespace string) []binding {
-	var out []binding
-	if crbs, err := a.ClusterRoleBindings.List(labels.Everything()); err == nil {
-		for _, b := range crbs {
-			if appliesTo(u, b.Subjects, "") {
-				out = append(out, binding{roleRef: b.RoleRef, describe: "ClusterRoleBinding " + b.Name})
-			}
-		}
-	}
-	if namespace == "" {
-		return out
-	}
-	if rbs, err := a.RoleBindings.RoleBindings(namespace).List(labels.Everything()); err == nil {
-		for _, b := range rbs {
-			if appliesTo(u, b.Subjects, namespace) {
-				out = append(out, binding{roleRef: b.RoleRef, namespace: namespace, describe: "RoleBinding " + namespace + "/" + b.Name})
-			}
-		}
-	}
-	return out
-}
-
-// rules are the rules of the role a binding refers to.
-func (a *Authorizer) rules(ref rbacv1.RoleRef, namespace string) ([]rbacv1.PolicyRule, error) {
-	switch ref.Kind {
-	case "ClusterRole":
-		r, err := a.ClusterRoles.Get(ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		return r.Rules, nil
-	case "Role":
-		if namespace == "" {
-			return nil, fmt.Errorf("a Role outside a namespace")
-		}
-		r, err := a.Roles.Roles(namespace).Get(ref.Name)
-		if err != nil {
-			return nil, err
-		}
-		return r.Rules, nil
-	}
-	return nil, fmt.Errorf("unknown role kind %q", ref.Kind)
-}
-
-// appliesTo reports whether one of subjects is u. A ServiceAccount subject
-// with no namespace, in a RoleBinding, means the binding's namespace.
-func appliesTo(u user.Info, subjects []rbacv1.Subject, bindingNamespace string) bool {
-	for _, s := range subjects {
-		switch s.Kind {
-		case rbacv1.UserKind:
-			if u.GetName() == s.Name {
-				return true
-			}
-		case rbacv1.GroupKind:
-			if slices.Contains(u.GetGroups(), s.Name) {
-				return true
-			}
-		case rbacv1.ServiceAccountKind:
-			ns := s.Namespace
-			if ns == "" {
-				ns = bindingNamespace
-			}
-			if ns != "" && u.GetName() == serviceaccount.MakeUsername(ns, s.Name) {
-				return true
-			}
-		}
-	}
-	return false
 }

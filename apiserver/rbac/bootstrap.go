@@ -3,10 +3,12 @@ package rbac
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/kubernetes"
 )
@@ -23,10 +25,25 @@ func meta(name string) metav1.ObjectMeta {
 }
 
 // ClusterRoles are the bootstrap cluster roles kubeseed has, with upstream's
-// names and rules: cluster-admin for system:masters, and what every user
-// may do (discover the API, read the server's health and version, ask
-// what it may do and who it is).
+// names and rules (each rule's lists sorted, as upstream stores them):
+// cluster-admin for system:masters, what every user may do (discover the
+// API, read the server's health and version, ask what it may do and who it
+// is) and what every service account may read.
 func ClusterRoles() []rbacv1.ClusterRole {
+	roles := clusterRoles()
+	for i := range roles {
+		for j := range roles[i].Rules {
+			r := roles[i].Rules[j].DeepCopy()
+			for _, list := range [][]string{r.Verbs, r.APIGroups, r.Resources, r.ResourceNames, r.NonResourceURLs} {
+				slices.Sort(list)
+			}
+			roles[i].Rules[j] = *r
+		}
+	}
+	return roles
+}
+
+func clusterRoles() []rbacv1.ClusterRole {
 	return []rbacv1.ClusterRole{
 		{ObjectMeta: meta("cluster-admin"), Rules: []rbacv1.PolicyRule{
 			{Verbs: []string{"*"}, APIGroups: []string{"*"}, Resources: []string{"*"}},
@@ -42,6 +59,16 @@ func ClusterRoles() []rbacv1.ClusterRole {
 		}},
 		{ObjectMeta: meta("system:public-info-viewer"), Rules: []rbacv1.PolicyRule{
 			{Verbs: []string{"get"}, NonResourceURLs: []string{"/livez", "/readyz", "/healthz", "/version", "/version/"}},
+		}},
+		// Upstream's service account policy, though kubeseed serves neither
+		// the issuer discovery documents nor certificates.k8s.io yet: the
+		// grants are the same as on upstream, whatever the server serves.
+		{ObjectMeta: meta("system:service-account-issuer-discovery"), Rules: []rbacv1.PolicyRule{
+			{Verbs: []string{"get"}, NonResourceURLs: []string{"/.well-known/openid-configuration", "/.well-known/openid-configuration/",
+				"/openid/v1/jwks", "/openid/v1/jwks/"}},
+		}},
+		{ObjectMeta: meta("system:cluster-trust-bundle-discovery"), Rules: []rbacv1.PolicyRule{
+			rule(read, []string{"certificates.k8s.io"}, "clustertrustbundles"),
 		}},
 		// The user-facing roles are aggregated (the clusterrole-aggregation
 		// controller fills them), so operators extend them by label.
@@ -160,6 +187,8 @@ func ClusterRoleBindings() []rbacv1.ClusterRoleBinding {
 		bind("system:discovery", user.AllAuthenticated),
 		bind("system:basic-user", user.AllAuthenticated),
 		bind("system:public-info-viewer", user.AllAuthenticated, user.AllUnauthenticated),
+		bind("system:service-account-issuer-discovery", serviceaccount.AllServiceAccountsGroup),
+		bind("system:cluster-trust-bundle-discovery", serviceaccount.AllServiceAccountsGroup),
 	}
 }
 

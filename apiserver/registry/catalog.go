@@ -40,8 +40,11 @@ type Deps struct {
 	Services    *ServiceAllocators
 	// Nodes reaches node agents for pods/log, exec, attach and portforward.
 	Nodes NodeTransport
-	// Authorizer answers self subject access reviews.
+	// Authorizer answers access reviews and the rbac storage's escalate
+	// and bind checks; nil serves no access reviews and checks nothing.
 	Authorizer authorizer.Authorizer
+	// Rules answers self subject rules reviews (kubectl auth can-i --list).
+	Rules authorizer.RuleResolver
 	// Tokens issues service account tokens (serviceaccounts/token); nil
 	// serves none.
 	Tokens *Tokens
@@ -381,12 +384,16 @@ func BuildAll(d Deps) ([]Group, error) {
 	var groups []Group
 	index := map[schema.GroupVersion]int{}
 	stores := map[string]*genericregistry.Store{}
+	statusStores := map[string]*genericregistry.Store{}
 	for _, res := range Resources() {
 		s, err := Build(res, d.Typer, d.RESTOptions)
 		if err != nil {
 			return nil, err
 		}
 		stores[res.GroupResource().String()] = s.Store
+		if st, ok := s.Map[res.Plural+"/status"].(*StatusREST); ok {
+			statusStores[res.GroupResource().String()] = st.store
+		}
 		switch res.GroupResource() {
 		case corev1.Resource("pods"):
 			b := &BindingREST{store: s.Store}
@@ -422,11 +429,20 @@ func BuildAll(d Deps) ([]Group, error) {
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}
-	core["pods/eviction"] = &EvictionREST{pods: stores["pods"]}
+	pdbs := policyv1.Resource("poddisruptionbudgets").String()
+	core["pods/eviction"] = &EvictionREST{pods: stores["pods"], podStatus: statusStores["pods"],
+		budgets: stores[pdbs], budgetStatus: statusStores[pdbs]}
 	if d.Authorizer != nil {
-		groups = append(groups, Group{GroupVersion: authorizationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
-			"selfsubjectaccessreviews": &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
-		}})
+		// GUARD
+		reviews := map[string]rest.Storage{
+			"selfsubjectaccessreviews":  &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
+			"subjectaccessreviews":      &SubjectAccessReviewREST{Authorizer: d.Authorizer},
+			"localsubjectaccessreviews": &LocalSubjectAccessReviewREST{Authorizer: d.Authorizer},
+		}
+		if d.Rules != nil {
+			reviews["selfsubjectrulesreviews"] = &SelfSubjectRulesReviewREST{Rules: d.Rules}
+		}
+		groups = append(groups, Group{GroupVersion: authorizationv1.SchemeGroupVersion, Storage: reviews})
 	}
 	groups = append(groups, Group{GroupVersion: authenticationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
 		"selfsubjectreviews": &SelfSubjectReviewREST{},

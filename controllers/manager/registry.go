@@ -7,6 +7,7 @@ import (
 	"github.com/kubeseed/kubeseed/controllers/cronjob"
 	"github.com/kubeseed/kubeseed/controllers/daemonset"
 	"github.com/kubeseed/kubeseed/controllers/deployment"
+	"github.com/kubeseed/kubeseed/controllers/disruption"
 	"github.com/kubeseed/kubeseed/controllers/endpoints"
 	"github.com/kubeseed/kubeseed/controllers/garbagecollector"
 	"github.com/kubeseed/kubeseed/controllers/job"
@@ -46,4 +47,5 @@ var registry = []controller{
 	{name: "persistentvolume", setup: persistentvolume.SetupWithManager},
 	{name: "localpath", setup: localpath.SetupWithManager},
 	{name: "clusterrole-aggregation", setup: clusterroleaggregation.SetupWithManager},
+	{name: disruption.Name, setup: disruption.SetupWithManager},
 }
