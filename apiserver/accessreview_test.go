@@ -238,4 +238,3 @@ func sortedRules(s authorizationv1.SubjectRulesReviewStatus) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
-
