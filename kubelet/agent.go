@@ -29,6 +29,7 @@ import (
 	"github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
 	"github.com/kubeseed/kubeseed/kubelet/runtime/simulated"
 	"github.com/kubeseed/kubeseed/kubelet/server"
+	"github.com/kubeseed/kubeseed/kubelet/stats"
 	"github.com/kubeseed/kubeseed/kubelet/volumes"
 	"github.com/kubeseed/kubeseed/version"
 )
@@ -171,10 +172,26 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
 
+	// The node's pods, for /metrics/resource, once the pod cache exists.
+	var podStore atomic.Value
 	var daemonPort int32
 	if len(a.cfg.ClientCA) > 0 {
+		metrics := &stats.Source{Cgroups: stats.Cgroups{Parent: a.cfg.CgroupParent}, Runtime: rt, Pods: func() []*corev1.Pod {
+			store, _ := podStore.Load().(cache.Store)
+			if store == nil {
+				return nil
+			}
+			var pods []*corev1.Pod
+			for _, obj := range store.List() {
+				pods = append(pods, obj.(*corev1.Pod))
+			}
+			return pods
+		}}
+		if a.cfg.Runtime != RuntimeContainerd {
+			metrics.Runtime = nil // simulated pods have no cgroups to read
+		}
 		srv, err := server.New(server.Config{Address: a.cfg.ServerAddress, ClientCA: a.cfg.ClientCA,
-			NodeName: a.cfg.NodeName, NodeIP: a.cfg.NodeIP, Client: a.client, Runtime: rt})
+			NodeName: a.cfg.NodeName, NodeIP: a.cfg.NodeIP, Client: a.client, Runtime: rt, Metrics: metrics.Handler()})
 		if err != nil {
 			return err
 		}
@@ -227,6 +244,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		cache.NewListWatchFromClient(a.client.CoreV1().RESTClient(), "pods", corev1.NamespaceAll,
 			fields.OneTermEqualSelector("spec.nodeName", a.cfg.NodeName)),
 		&corev1.Pod{}, 0, cache.Indexers{})
+	podStore.Store(informer.GetStore())
 	if _, err := informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { workers.Update(obj.(*corev1.Pod)) },
 		UpdateFunc: func(_, obj any) { workers.Update(obj.(*corev1.Pod)) },

@@ -40,6 +40,8 @@ type Config struct {
 	NodeIP   string
 	Client   kubernetes.Interface
 	Runtime  kruntime.Runtime
+	// Metrics serves /metrics/resource (nil: not served).
+	Metrics http.Handler
 }
 
 // Server serves the node's HTTPS endpoint.
@@ -75,6 +77,9 @@ func New(cfg Config) (*Server, error) {
 	for _, p := range []string{"/attach/{namespace}/{pod}/{container}", "/attach/{namespace}/{pod}/{uid}/{container}"} {
 		mux.HandleFunc("GET "+p, s.attach)
 		mux.HandleFunc("POST "+p, s.attach)
+	}
+	if cfg.Metrics != nil {
+		mux.Handle("GET /metrics/resource", cfg.Metrics)
 	}
 	for _, p := range []string{"/portForward/{namespace}/{pod}", "/portForward/{namespace}/{pod}/{uid}"} {
 		mux.HandleFunc("GET "+p, s.portForward)
