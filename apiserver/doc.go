@@ -26,7 +26,11 @@
 // system:masters may do anything, everyone else what the
 // rbac.authorization.k8s.io/v1 bindings grant (package rbac, which also
 // holds the bootstrap policy: cluster-admin, system:discovery,
-// system:basic-user, system:public-info-viewer and their bindings, and the
-// admin, edit and view roles that the clusterrole-aggregation controller
-// fills). Not yet: the escalation check on writes of roles and bindings.
+// system:basic-user, system:public-info-viewer, the service accounts' issuer
+// and trust bundle discovery roles and their bindings, and the admin, edit
+// and view roles that the clusterrole-aggregation controller fills). Access
+// reviews (self, subject, local, and self rules reviews: kubectl auth can-i,
+// --list, --as) ask that authorizer. Writes of roles and bindings are refused
+// when they would grant more than the writer holds, unless it has escalate
+// or bind, as upstream's rbac storage does (registry/rbac.go).
 package apiserver

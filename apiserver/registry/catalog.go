@@ -243,7 +243,8 @@ func Resources() []*Resource {
 			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
 			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
 
-		// RBAC objects are validated here and enforced by package rbac;
+		// RBAC objects are validated here, guarded against privilege
+		// escalation in rbac.go and enforced by package rbac;
 		// roles print upstream's default NAME CREATED AT.
 		{GroupVersion: rbac, Plural: "roles", Singular: "role", Kind: "Role", Namespaced: true, NameValidation: validation.RBACName,
 			New: func() runtime.Object { return &rbacv1.Role{} }, NewList: func() runtime.Object { return &rbacv1.RoleList{} },
@@ -433,7 +434,7 @@ func BuildAll(d Deps) ([]Group, error) {
 	core["pods/eviction"] = &EvictionREST{pods: stores["pods"], podStatus: statusStores["pods"],
 		budgets: stores[pdbs], budgetStatus: statusStores[pdbs]}
 	if d.Authorizer != nil {
-		// GUARD
+		guardRBAC(groups, index, stores, d.Authorizer)
 		reviews := map[string]rest.Storage{
 			"selfsubjectaccessreviews":  &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
 			"subjectaccessreviews":      &SubjectAccessReviewREST{Authorizer: d.Authorizer},
