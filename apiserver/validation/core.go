@@ -74,26 +74,39 @@ func ServiceUpdate(s, old *corev1.Service) field.ErrorList {
 	return nil
 }
 
-// ConfigMap validates the keys of a v1 ConfigMap.
+// ConfigMap validates the keys of a v1 ConfigMap and its size (1 MiB of
+// data and binary data together).
 func ConfigMap(c *corev1.ConfigMap) field.ErrorList {
 	var errs field.ErrorList
-	for k := range c.Data {
+	size := 0
+	for k, v := range c.Data {
 		errs = append(errs, key(field.NewPath("data"), k)...)
+		size += len(v)
 	}
-	for k := range c.BinaryData {
+	for k, v := range c.BinaryData {
 		if _, dup := c.Data[k]; dup {
 			errs = append(errs, field.Invalid(field.NewPath("binaryData"), k, "duplicate of key present in data"))
 		}
 		errs = append(errs, key(field.NewPath("binaryData"), k)...)
+		size += len(v)
+	}
+	// The whole object's path, as upstream reports it.
+	if size > corev1.MaxSecretSize {
+		errs = append(errs, field.TooLong(field.NewPath(""), "", corev1.MaxSecretSize))
 	}
 	return errs
 }
 
-// Secret validates the keys of a v1 Secret.
+// Secret validates the keys of a v1 Secret and its size (1 MiB of data).
 func Secret(s *corev1.Secret) field.ErrorList {
 	var errs field.ErrorList
-	for k := range s.Data {
+	size := 0
+	for k, v := range s.Data {
 		errs = append(errs, key(field.NewPath("data"), k)...)
+		size += len(v)
+	}
+	if size > corev1.MaxSecretSize {
+		errs = append(errs, field.TooLong(field.NewPath("data"), "", corev1.MaxSecretSize))
 	}
 	return errs
 }
