@@ -977,3 +977,50 @@ func TestAgentRestartKeepsContainers(t *testing.T) {
 		t.Errorf("pod does not answer after the agent restarted: %q %v", body, err)
 	}
 }
+
+// TestRunExitingProgramPrintsOnce is `kubectl run -i --rm -- echo hello`:
+// the program exits at once, racing kubectl's attach, and whichever way
+// the race goes (attached in time, attach refused, pod already finished)
+// kubectl must print the output exactly once, as on upstream.
+func TestRunExitingProgramPrintsOnce(t *testing.T) {
+	cfg := rootAgentConfig(t, "run-node", "kstkubelet2", "10.244.252.0/24")
+	ns := "runonce"
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns, cfg.RootDir)
+	eventually(t, 30*time.Second, "node Ready", func() (bool, error) {
+		n, err := client.CoreV1().Nodes().Get(context.Background(), "run-node", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady {
+				return c.Status == corev1.ConditionTrue, nil
+			}
+		}
+		return false, nil
+	})
+	kubectl := kubectlCommand(t)
+	// kubectl run -i waits for Running, prints the log so far, then
+	// attaches. Programs that exit 0 to 190 ms after they print take the
+	// race at every moment: before the agent reports Running, between
+	// kubectl's log read and its attach, after it attached.
+	for i := range 20 {
+		name := fmt.Sprintf("debug-%d", i)
+		want := fmt.Sprintf("hello %d", i)
+		script := fmt.Sprintf("echo %s; sleep 0.%03d", want, i*10)
+		if i == 0 {
+			script = "echo " + want
+		}
+		out, err := kubectl("run", "-i", "--rm", "--restart=Never", name, "--image=busybox", "-n", ns,
+			`--overrides={"spec":{"nodeName":"run-node"}}`, "--", "sh", "-c", script).CombinedOutput()
+		if err != nil {
+			t.Errorf("kubectl run -i --rm %s: %v (output %q)", name, err, out)
+			continue
+		}
+		if n := strings.Count(string(out), want+"\n"); n != 1 {
+			t.Errorf("kubectl run -i --rm -- sh -c %q printed its output %d times, want once; output %q", script, n, out)
+		}
+	}
+}

@@ -36,6 +36,7 @@ func TestJourney(t *testing.T) {
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
 		{"service by name", serviceByName},
+		{"kubectl run -i of a program that exits at once", runExitsAtOnce},
 		{"pod calls the API in-cluster", inClusterAPI},
 		{"killed container restarts", containerRestarts},
 		{"kill -9 and start again", restartKeepsEverything},
@@ -236,6 +237,19 @@ func serviceByName(c *cluster) {
 	}
 }
 
+// runExitsAtOnce: `kubectl run -i --rm -- echo` races kubectl's attach with
+// the program's exit; whoever wins, the output is printed exactly once.
+func runExitsAtOnce(c *cluster) {
+	for i := range 5 {
+		name, want := fmt.Sprintf("hello-%d", i), fmt.Sprintf("hello %d", i)
+		out, err := c.kubectlWith(c.kubectlPath(), time.Minute, "run", "-i", "--rm", name, "--image=busybox",
+			"--restart=Never", "--", "echo", want)
+		if n := strings.Count(out, want+"\n"); err != nil || n != 1 {
+			c.t.Errorf("kubectl run -i --rm -- echo %q printed it %d times, want once: %v\n%s", want, n, err, out)
+		}
+	}
+}
+
 // inClusterAPI: a pod finds the API server as client-go's
 // rest.InClusterConfig does. A busybox shell shows what it reads
 // (KUBERNETES_SERVICE_HOST and _PORT, the token, ca.crt and namespace under
@@ -390,7 +404,7 @@ func restartKeepsEverything(c *cluster) {
 	}
 	c.podsRunning("app=echo", 3)
 	out, err := c.shell("debug2", "wget -qO- http://echo/")
-	if err != nil || !strings.Contains(out, "Hello Docker!!") {
+	if err != nil || strings.Count(out, "Hello Docker!!") != 1 {
 		c.t.Errorf("service after restart: %v\n%s", err, out)
 	}
 }

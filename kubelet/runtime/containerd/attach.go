@@ -9,6 +9,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/cio"
+	"github.com/containerd/errdefs"
 	"k8s.io/apimachinery/pkg/types"
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
@@ -29,6 +30,9 @@ type attachable struct {
 	mu      sync.Mutex
 	clients map[io.Writer]chan struct{}
 	used    bool
+	// closed is closed once the container exited and all its output
+	// reached the log and the attached clients.
+	closed chan struct{}
 }
 
 func (a *attachable) Write(p []byte) (int, error) {
@@ -55,6 +59,7 @@ func (a *attachable) close() {
 	if a.stdin != nil {
 		_ = a.stdin.Close()
 	}
+	close(a.closed)
 }
 
 // attachableIO builds the I/O of an interactive container.
@@ -63,7 +68,7 @@ func (r *Runtime) attachableIO(id, logPath string, stdin, stdinOnce, tty bool) (
 	if err != nil {
 		return nil, nil, err
 	}
-	a := &attachable{log: f, tty: tty, stdinOnce: stdinOnce, clients: map[io.Writer]chan struct{}{}}
+	a := &attachable{log: f, tty: tty, stdinOnce: stdinOnce, clients: map[io.Writer]chan struct{}{}, closed: make(chan struct{})}
 	var in io.Reader
 	if stdin {
 		pr, pw := io.Pipe()
@@ -91,27 +96,52 @@ func (r *Runtime) forgetAttachable(id string) {
 
 // Attach implements runtime.Runtime: the client's input goes to the
 // container's stdin and it receives the output from now on, until the
-// container exits or the client leaves (with stdinOnce, its leaving closes
-// the container's stdin, as upstream).
+// container exits and its last output is delivered, or the client leaves
+// (with stdinOnce, its leaving closes the container's stdin, as upstream).
+//
+// Attaching to an attempt that has already exited succeeds with nothing to
+// stream: its output is all in the log, which kubectl run -i has just
+// printed before attaching. Refusing would send kubectl to its fallback,
+// printing the log again "since" a time the API rounds down to the
+// second, which repeats the output of a program that exits at once.
 func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kruntime.ExecRequest) error {
 	ctx = r.ns(ctx)
-	task, c, err := r.runningTask(ctx, uid, name)
+	c, err := r.latestAttempt(ctx, uid, name)
 	if err != nil {
 		return err
 	}
+	task, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil // exited, and its task is already deleted
+	}
+	if err != nil {
+		return err
+	}
+	// The agent drops a container's attachable I/O only after it exited:
+	// look it up first, so a container exiting meanwhile is seen as such.
 	r.mu.Lock()
 	a := r.attached[c.ID()]
 	r.mu.Unlock()
 	if a == nil {
+		st, err := task.Status(ctx)
+		if errdefs.IsNotFound(err) || (err == nil && st.Status == containerd.Stopped) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 		return fmt.Errorf("container %s was not started with stdin or tty (or the agent restarted since)", name)
-	}
-	exitc, err := task.Wait(ctx)
-	if err != nil {
-		return err
 	}
 	gone := make(chan struct{})
 	if req.Stdout != nil {
 		a.mu.Lock()
+		select {
+		case <-a.closed:
+			// Exited and drained since the lookup.
+			a.mu.Unlock()
+			return nil
+		default:
+		}
 		a.clients[req.Stdout] = gone
 		a.mu.Unlock()
 		defer func() {
@@ -144,17 +174,15 @@ func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kr
 		}()
 	}
 	select {
-	case <-exitc:
+	case <-a.closed:
 	case <-ctx.Done():
 	case <-gone:
 	case <-stdinDone:
-		if !a.stdinOnce {
-			<-ctx.Done()
-		} else {
-			select {
-			case <-exitc:
-			case <-ctx.Done():
-			}
+		// The input ended: stay for the output until the container
+		// exits (its stdin closed, it usually does) or the client leaves.
+		select {
+		case <-a.closed:
+		case <-ctx.Done():
 		}
 	}
 	return nil

@@ -110,9 +110,26 @@ func (e *eofReader) Read(p []byte) (int, error) {
 
 // runningTask finds the task of the latest running attempt of a container.
 func (r *Runtime) runningTask(ctx context.Context, uid types.UID, name string) (containerd.Task, containerd.Container, error) {
-	cs, err := r.client.Containers(ctx, containerFilter(uid, name))
+	c, err := r.latestAttempt(ctx, uid, name)
 	if err != nil {
 		return nil, nil, err
+	}
+	t, err := c.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil, nil, fmt.Errorf("container %q is not running", name)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return t, c, nil
+}
+
+// latestAttempt is the containerd container of the container's latest
+// attempt.
+func (r *Runtime) latestAttempt(ctx context.Context, uid types.UID, name string) (containerd.Container, error) {
+	cs, err := r.client.Containers(ctx, containerFilter(uid, name))
+	if err != nil {
+		return nil, err
 	}
 	best := -1
 	var bestC containerd.Container
@@ -126,14 +143,7 @@ func (r *Runtime) runningTask(ctx context.Context, uid types.UID, name string) (
 		}
 	}
 	if bestC == nil {
-		return nil, nil, fmt.Errorf("container %q not found", name)
+		return nil, fmt.Errorf("container %q not found", name)
 	}
-	t, err := bestC.Task(ctx, nil)
-	if errdefs.IsNotFound(err) {
-		return nil, nil, fmt.Errorf("container %q is not running", name)
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return t, bestC, nil
+	return bestC, nil
 }

@@ -509,13 +509,20 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
 		klog.FromContext(ctx).Error(err, "Recording start time", "container", id)
 	}
-	r.watch(id, pod.UID, exitc)
+	r.watch(id, pod.UID, exitc, task.IO())
 	r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
 	return nil
 }
 
-// watch tells the pod's worker when the task exits.
-func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitStatus) {
+// ioDrainTimeout bounds the wait for a container's output after it exited
+// (a process it left behind may hold its stdout open).
+const ioDrainTimeout = 2 * time.Second
+
+// watch tells the pod's worker when the task exits. When the agent copies
+// the container's output (ctrIO, of a container with stdin or tty), the
+// exit counts only once the copy has drained: the exit event can overtake
+// the last output, which would otherwise miss the log and attached clients.
+func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitStatus, ctrIO cio.IO) {
 	r.mu.Lock()
 	if r.watched[id] {
 		r.mu.Unlock()
@@ -525,6 +532,14 @@ func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitSt
 	r.mu.Unlock()
 	go func() {
 		<-exitc
+		if ctrIO != nil {
+			drained := make(chan struct{})
+			go func() { ctrIO.Wait(); close(drained) }()
+			select {
+			case <-drained:
+			case <-time.After(ioDrainTimeout):
+			}
+		}
 		r.mu.Lock()
 		delete(r.watched, id)
 		r.mu.Unlock()
@@ -761,7 +776,7 @@ func (r *Runtime) Containers(ctx context.Context, uid types.UID) ([]kruntime.Con
 				case containerd.Running, containerd.Paused, containerd.Pausing:
 					kc.State = kruntime.StateRunning
 					if exitc, err := t.Wait(context.WithoutCancel(ctx)); err == nil {
-						r.watch(c.ID(), uid, exitc)
+						r.watch(c.ID(), uid, exitc, nil)
 					}
 				case containerd.Created:
 					kc.State = kruntime.StateCreated
