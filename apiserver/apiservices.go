@@ -41,6 +41,8 @@ var builtinPriorities = map[schema.GroupVersion]priority{
 	{Group: "apiextensions.k8s.io", Version: "v1"}:      {16700, 15},
 	{Group: "coordination.k8s.io", Version: "v1"}:       {16500, 15},
 	{Group: "discovery.k8s.io", Version: "v1"}:          {16200, 15},
+	// metrics-server's APIService, whose API kubeseed serves itself.
+	{Group: "metrics.k8s.io", Version: "v1beta1"}: {100, 100},
 }
 
 // crdPriority is what upstream gives CRD groups: after every built-in group,

@@ -39,6 +39,7 @@ import (
 
 	"github.com/kubeseed/kubeseed/apiserver/allocator"
 	"github.com/kubeseed/kubeseed/apiserver/etcd"
+	"github.com/kubeseed/kubeseed/apiserver/metrics"
 	"github.com/kubeseed/kubeseed/apiserver/pki"
 	"github.com/kubeseed/kubeseed/apiserver/rbac"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
@@ -279,7 +280,19 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	if err != nil {
 		return nil, err
 	}
+	scraper := &metrics.Scraper{Transport: nodes.Transport}
+	groups = append(groups, metrics.Group(scraper))
 	if err := install(server, groups, sch, codecs); err != nil {
+		return nil, err
+	}
+	if err := server.AddPostStartHook("kubeseed-metrics-scraper", func(hc genericapiserver.PostStartHookContext) error {
+		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)
+		if err != nil {
+			return err
+		}
+		go scraper.Run(hc, client)
+		return nil
+	}); err != nil {
 		return nil, err
 	}
 	b := &bootstrap{kubernetesIP: ipRange.FirstIP(), endpointIP: s.cfg.AdvertiseAddress, port: s.cfg.SecurePort, allocators: allocators, done: make(chan struct{})}

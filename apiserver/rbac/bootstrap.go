@@ -81,7 +81,16 @@ func clusterRoles() []rbacv1.ClusterRole {
 		}},
 		{ObjectMeta: labelled("system:aggregate-to-edit", aggregateToEdit), Rules: editRules()},
 		{ObjectMeta: labelled("system:aggregate-to-view", aggregateToView), Rules: viewRules()},
+		// metrics-server's role, for the resource metrics API kubeseed serves
+		// itself: whoever may view a namespace may kubectl top it.
+		{ObjectMeta: metricsReader(), Rules: []rbacv1.PolicyRule{rule(read, []string{"metrics.k8s.io"}, "pods", "nodes")}},
 	}
+}
+
+func metricsReader() metav1.ObjectMeta {
+	m := labelled("system:aggregated-metrics-reader", aggregateToView)
+	m.Labels[aggregateToEdit], m.Labels[aggregateToAdmin] = "true", "true"
+	return m
 }
 
 // Labels that aggregate a ClusterRole into admin, edit or view.

@@ -66,7 +66,7 @@ func (p *podProxy) location(ctx context.Context, name, container, path string) (
 	if err != nil {
 		return nil, "", err
 	}
-	host, err := nodeHost(nobj.(*corev1.Node))
+	host, err := NodeHost(nobj.(*corev1.Node))
 	if err != nil {
 		return nil, "", err
 	}
@@ -93,8 +93,8 @@ func hasContainer(pod *corev1.Pod, name string) bool {
 	return false
 }
 
-// nodeHost picks the node's address in upstream's preference order.
-func nodeHost(n *corev1.Node) (string, error) {
+// NodeHost picks the node's address in upstream's preference order.
+func NodeHost(n *corev1.Node) (string, error) {
 	port := int(n.Status.DaemonEndpoints.KubeletEndpoint.Port)
 	if port == 0 {
 		port = defaultKubeletPort

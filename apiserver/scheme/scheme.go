@@ -19,6 +19,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
 
 	"github.com/kubeseed/kubeseed/apiserver/defaults"
 )
@@ -38,6 +39,7 @@ var GroupVersions = []schema.GroupVersion{
 	authenticationv1.SchemeGroupVersion,
 	storagev1.SchemeGroupVersion,
 	rbacv1.SchemeGroupVersion,
+	metricsv1beta1.SchemeGroupVersion,
 }
 
 var addToScheme = []func(*runtime.Scheme) error{
@@ -53,6 +55,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	authenticationv1.AddToScheme,
 	storagev1.AddToScheme,
 	rbacv1.AddToScheme,
+	metricsv1beta1.AddToScheme,
 }
 
 // External returns a scheme with only the external types. The OpenAPI
