@@ -252,8 +252,8 @@ func Resources() []*Resource {
 		{GroupVersion: rbac, Plural: "rolebindings", Singular: "rolebinding", Kind: "RoleBinding", Namespaced: true, NameValidation: validation.RBACName,
 			New: func() runtime.Object { return &rbacv1.RoleBinding{} }, NewList: func() runtime.Object { return &rbacv1.RoleBindingList{} },
 			Validate: typed(validation.RoleBinding), ValidateUpdate: typed2(validation.RoleBindingUpdate), Table: tables.RoleBindings},
-		// aggregationRule is validated and stored, but no controller fills an
-		// aggregated ClusterRole's rules from the roles it selects.
+		// aggregationRule is validated and stored; the clusterrole-aggregation
+		// controller (controllers/) fills the rules from the roles it selects.
 		{GroupVersion: rbac, Plural: "clusterroles", Singular: "clusterrole", Kind: "ClusterRole", NameValidation: validation.RBACName,
 			New: func() runtime.Object { return &rbacv1.ClusterRole{} }, NewList: func() runtime.Object { return &rbacv1.ClusterRoleList{} },
 			Validate: typed(validation.ClusterRole)},
