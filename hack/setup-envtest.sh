@@ -8,6 +8,9 @@
 # we build inside a throwaway module that pins the published staging modules
 # instead. Idempotent: when every binary reports the wanted version it only
 # prints the directory. The last line of output is the KUBEBUILDER_ASSETS dir.
+#
+# ENVTEST_EXTRA="kube-scheduler kube-controller-manager" also builds those
+# (for the benchmarks that compare kubeseed's controllers with upstream's).
 set -euo pipefail
 
 K8S_VERSION="${K8S_VERSION:-1.37.1}"
@@ -32,7 +35,18 @@ reports() {
   [[ $'\n'"$out"$'\n' == *$'\n'"$want"$'\n'* ]]
 }
 
-up_to_date() {
+extras=(${ENVTEST_EXTRA:-})
+
+extras_up_to_date() {
+  local x
+  for x in "${extras[@]}"; do
+    reports "$dest/$x" --version "Kubernetes v$K8S_VERSION" || return 1
+  done
+}
+
+up_to_date() { extras_up_to_date && base_up_to_date; }
+
+base_up_to_date() {
   [ -x "$dest/kube-apiserver" ] && [ -x "$dest/etcd" ] && [ -x "$dest/kubectl" ] && [ -f "$dest/etcd.version" ] || return 1
   reports "$dest/kube-apiserver" --version "Kubernetes v$K8S_VERSION" || return 1
   reports "$dest/kubectl" version --client "Client Version: v$K8S_VERSION" || return 1
@@ -81,6 +95,9 @@ import (
 	_ "k8s.io/kubernetes/cmd/kubectl"
 )
 GO
+for x in "${extras[@]}"; do
+  echo "import _ \"k8s.io/kubernetes/cmd/$x\"" >> tools.go
+done
 
 log "go mod tidy (first run downloads a few hundred modules)"
 GOFLAGS=-mod=mod go mod tidy >/dev/null
@@ -95,6 +112,15 @@ for p in "$pkg_version" "$client_version"; do
 done
 
 export CGO_ENABLED=0
+for x in "${extras[@]}"; do
+  reports "$dest/$x" --version "Kubernetes v$K8S_VERSION" && continue
+  log "building $x v$K8S_VERSION"
+  go build -trimpath -ldflags "$ldflags" -o "$dest/$x" "k8s.io/kubernetes/cmd/$x"
+done
+if base_up_to_date; then
+  echo "$dest"
+  exit 0
+fi
 log "building kube-apiserver v$K8S_VERSION (cold: 4-7 min on 2 cores)"
 go build -trimpath -ldflags "$ldflags" -o "$dest/kube-apiserver" k8s.io/kubernetes/cmd/kube-apiserver
 log "building kubectl v$K8S_VERSION"
