@@ -134,7 +134,7 @@ fuzz: ## Fuzz the API server's decoding and validation entry points, FUZZTIME (3
 
 .PHONY: bench
 bench: envtest build ## Run the benchmarks and print their figures (as root also kubeseed up's start, BenchmarkUp).
-	@ENVTEST_EXTRA=kube-scheduler K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
+	@ENVTEST_EXTRA="kube-scheduler kube-controller-manager" K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
 	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -run '^$$' -bench . -benchmem ./...
 	@if [ "$(IS_ROOT)" = yes ]; then KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed KUBESEED_IMAGES=$(BIN)/images \
 		go test -tags e2e -run '^$$' -bench . -benchtime 1x ./test/e2e/...; \
