@@ -38,6 +38,10 @@ import (
 type Agent struct {
 	cfg    Config
 	client kubernetes.Interface
+	// events has its own rate limit, as upstream's kubelet (eventRecordQPS
+	// beside kubeAPIQPS): a burst of pod starts sends several events per
+	// pod, and status updates must not queue behind them.
+	events kubernetes.Interface
 }
 
 // New checks cfg and returns an Agent; nothing starts before Run.
@@ -57,10 +61,18 @@ func New(cfg Config) (*Agent, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kubelet: API client: %w", err)
 	}
+	// The same rate (upstream's eventRecordQPS and eventBurst are 50 and
+	// 100 too), in a token bucket of its own.
+	erc := rest.CopyConfig(rc)
+	erc.RateLimiter = nil
+	events, err := kubernetes.NewForConfig(erc)
+	if err != nil {
+		return nil, fmt.Errorf("kubelet: API client for events: %w", err)
+	}
 	if cfg.NodeIP == "" {
 		cfg.NodeIP = node.InternalIP(cfg.BridgeName)
 	}
-	return &Agent{cfg: cfg, client: client}, nil
+	return &Agent{cfg: cfg, client: client, events: events}, nil
 }
 
 // NodeIP is the address the agent reports for its node.
@@ -168,7 +180,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.client.CoreV1().Events("")})
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: a.events.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "kubelet", Host: a.cfg.NodeName})
 

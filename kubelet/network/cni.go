@@ -129,9 +129,7 @@ func (m *Manager) Setup(ctx context.Context, podUID, namespace, name string) (ne
 			return nil, "", err
 		}
 	}
-	if _, err := m.cni.AddNetwork(ctx, m.lo, m.loConf(podUID, path)); err != nil {
-		return nil, "", fmt.Errorf("loopback for pod %s: %w", podUID, err)
-	}
+	// lo is up since createNetNS.
 	res, err := m.cni.AddNetworkList(ctx, m.list, rt)
 	if err != nil {
 		return nil, "", fmt.Errorf("CNI add for pod %s/%s: %w", namespace, name, err)
@@ -156,7 +154,11 @@ func (m *Manager) Teardown(ctx context.Context, podUID string) error {
 		return fmt.Errorf("CNI del for pod %s: %w", podUID, err)
 	}
 	if nsPath != "" {
-		_ = m.cni.DelNetwork(ctx, m.lo, m.loConf(podUID, nsPath))
+		// Pods set up by agents that ran the loopback plugin have its
+		// result cached: let it clean up after itself.
+		if res, err := m.cni.GetNetworkCachedResult(m.lo, m.loConf(podUID, nsPath)); err == nil && res != nil {
+			_ = m.cni.DelNetwork(ctx, m.lo, m.loConf(podUID, nsPath))
+		}
 	}
 	return removeNetNS(path)
 }

@@ -1,7 +1,8 @@
 // Package network gives each pod its own network namespace and connects it
 // to the node's pod bridge through libcni: the containernetworking-plugins
 // bridge (no masquerade, no default route, so nothing a pod sends leaves the
-// machine) with host-local IPAM from the node's pod CIDR, plus loopback.
+// machine) with host-local IPAM from the node's pod CIDR; the agent sets the
+// namespace's lo up itself when it creates it.
 // It also renders the per-pod /etc/hosts, /etc/hostname and /etc/resolv.conf
 // that the agent bind-mounts into every container of the pod.
 //

@@ -16,6 +16,7 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -104,6 +105,8 @@ type Runtime struct {
 	watched   map[string]bool
 	oom       map[string]bool
 	attached  map[string]*attachable
+	// startedAt holds start times until their label is written.
+	startedAt map[string]time.Time
 	cancel    context.CancelFunc
 }
 
@@ -124,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.PullTimeout == 0 {
 		cfg.PullTimeout = 5 * time.Minute
 	}
-	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, attached: map[string]*attachable{}}
+	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, attached: map[string]*attachable{}, startedAt: map[string]time.Time{}}
 	r.hosts = RegistryHosts(ctx, cfg.HostsDir, cfg.RegistryFallback)
 	address := cfg.Address
 	if address == "" {
@@ -144,6 +147,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	evctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	go r.watchOOM(evctx)
+	if _, err := c.LeasesService().Create(ctx, leases.WithID(containersLease)); err != nil && !errdefs.IsAlreadyExists(err) {
+		r.Close()
+		return nil, fmt.Errorf("creating the containers' lease: %w", err)
+	}
 	log := klog.FromContext(ctx)
 	names, err := images.ImportDir(ctx, c, cfg.ImportDir, Snapshotter)
 	if err != nil {
@@ -462,7 +469,11 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		LabelPodUID: string(pod.UID), LabelPodNamespace: pod.Namespace, LabelPodName: pod.Name,
 		LabelContainerName: ctr.Name, LabelAttempt: strconv.Itoa(req.Attempt),
 	}
-	c, err := r.client.NewContainer(ctx, id,
+	// Under the node's lease NewContainer skips creating and deleting one
+	// of its own: two fewer metadata writes (each fsynced, one at a time)
+	// per start.
+	lctx := leases.WithLease(ctx, containersLease)
+	c, err := r.client.NewContainer(lctx, id,
 		containerd.WithImage(img),
 		containerd.WithNewSnapshot(id, img),
 		containerd.WithContainerLabels(labels),
@@ -475,7 +486,7 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 			}
 			_ = old.Delete(ctx, containerd.WithSnapshotCleanup)
 		}
-		c, err = r.client.NewContainer(ctx, id,
+		c, err = r.client.NewContainer(lctx, id,
 			containerd.WithImage(img), containerd.WithNewSnapshot(id, img),
 			containerd.WithContainerLabels(labels), containerd.WithNewSpec(opts...))
 	}
@@ -506,13 +517,40 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
 		return fmt.Errorf("starting %s: %w", ctr.Name, err)
 	}
-	if _, err := c.SetLabels(ctx, map[string]string{labelStartedAt: time.Now().UTC().Format(time.RFC3339Nano)}); err != nil {
-		klog.FromContext(ctx).Error(err, "Recording start time", "container", id)
-	}
+	r.recordStart(ctx, c, time.Now())
 	r.watch(id, pod.UID, exitc, task.IO())
-	r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
+	if req.Attempt >= 2 {
+		r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
+	}
 	return nil
 }
+
+// recordStart keeps the start time of a container in a label, for
+// containerStatuses after an agent restart. The label is written off the
+// start's path (a metadata transaction, fsynced, that every other start
+// waits behind); until it is, Containers reads the time from memory.
+func (r *Runtime) recordStart(ctx context.Context, c containerd.Container, at time.Time) {
+	id, at := c.ID(), at.Round(0).UTC()
+	r.mu.Lock()
+	r.startedAt[id] = at
+	r.mu.Unlock()
+	go func() {
+		_, err := c.SetLabels(context.WithoutCancel(ctx), map[string]string{labelStartedAt: at.Format(time.RFC3339Nano)})
+		if err != nil && !errdefs.IsNotFound(err) {
+			klog.FromContext(ctx).Error(err, "Recording start time", "container", id)
+			return // the time stays in memory
+		}
+		r.mu.Lock()
+		delete(r.startedAt, id)
+		r.mu.Unlock()
+	}()
+}
+
+// containersLease holds the snapshots of the node's containers while their
+// containers are created. It never expires: a container's snapshot leaves
+// it when the container is deleted with its snapshot (WithSnapshotCleanup),
+// which every delete here does.
+const containersLease = "kubeseed-containers"
 
 // ioDrainTimeout bounds the wait for a container's output after it exited
 // (a process it left behind may hold its stdout open).
@@ -743,6 +781,10 @@ func (r *Runtime) Containers(ctx context.Context, uid types.UID) ([]kruntime.Con
 	}
 	var out []kruntime.Container
 	for _, c := range cs {
+		// Memory first: its entry goes only once the label is written.
+		r.mu.Lock()
+		startedAt, inMemory := r.startedAt[c.ID()]
+		r.mu.Unlock()
 		info, err := c.Info(ctx, containerd.WithoutRefreshedMetadata)
 		if err != nil {
 			continue
@@ -754,6 +796,9 @@ func (r *Runtime) Containers(ctx context.Context, uid types.UID) ([]kruntime.Con
 			kc.ImageRef = info.Image + "@" + img.Target().Digest.String()
 		}
 		kc.StartedAt = parseTime(labels[labelStartedAt])
+		if inMemory {
+			kc.StartedAt = startedAt
+		}
 		if code, ok := labels[labelExitCode]; ok {
 			n, _ := strconv.Atoi(code)
 			kc.State, kc.ExitCode, kc.FinishedAt = kruntime.StateExited, int32(n), parseTime(labels[labelFinishedAt])
