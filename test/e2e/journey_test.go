@@ -35,6 +35,7 @@ func TestJourney(t *testing.T) {
 		{"replicaset heals", replicaSetHeals},
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
+		{"workloads at a glance", workloadsAtAGlance},
 		{"service by name", serviceByName},
 		{"kubectl run -i of a program that exits at once", runExitsAtOnce},
 		{"pod calls the API in-cluster", inClusterAPI},
