@@ -55,6 +55,9 @@ func SetupWithManager(mgr ctrl.Manager) error {
 
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := ownership.IndexControllerUID(mgr, &appsv1.ReplicaSet{}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("deployment").
 		For(&appsv1.Deployment{}).
@@ -182,10 +185,11 @@ func (r *Reconciler) syncDeployment(ctx context.Context, d *appsv1.Deployment) (
 // claimReplicaSets returns the sets the Deployment controls, adopting
 // matching orphans and releasing sets that stopped matching.
 func (r *Reconciler) claimReplicaSets(ctx context.Context, d *appsv1.Deployment, selector labels.Selector) ([]*appsv1.ReplicaSet, error) {
-	var list appsv1.ReplicaSetList
-	if err := r.Client.List(ctx, &list, client.InNamespace(d.Namespace)); err != nil {
+	var list, orphans appsv1.ReplicaSetList
+	if err := ownership.ListCandidates(ctx, r.Client, d.Namespace, d, selector, &list, &orphans); err != nil {
 		return nil, fmt.Errorf("listing replicasets of %s: %w", d.Name, err)
 	}
+	list.Items = append(list.Items, orphans.Items...)
 	candidates := make([]*appsv1.ReplicaSet, 0, len(list.Items))
 	for i := range list.Items {
 		candidates = append(candidates, &list.Items[i])

@@ -66,6 +66,9 @@ func SetupWithManager(mgr ctrl.Manager) error {
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
+	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("replicaset").
 		For(&appsv1.ReplicaSet{}).
@@ -125,10 +128,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		log.Error(err, "invalid selector", "replicaset", klog.KObj(&rs))
 		return ctrl.Result{}, nil
 	}
-	var all corev1.PodList
-	if err := r.Client.List(ctx, &all, client.InNamespace(rs.Namespace)); err != nil {
+	var all, orphans corev1.PodList
+	if err := ownership.ListCandidates(ctx, r.Client, rs.Namespace, &rs, selector, &all, &orphans); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", req, err)
 	}
+	all.Items = append(all.Items, orphans.Items...)
 	now := r.now()
 	satisfied := r.exp.Satisfied(req.NamespacedName, all.Items, now)
 
