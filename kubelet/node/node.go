@@ -166,10 +166,12 @@ func (h *Heartbeat) Register(ctx context.Context) error {
 		klog.FromContext(ctx).Info("Registered node", "node", h.cfg.NodeName)
 	}
 	h.nodeUID = metav1.OwnerReference{APIVersion: "v1", Kind: "Node", Name: created.Name, UID: created.UID}
-	if err := h.updateStatus(ctx, created, true); err != nil {
+	// The heartbeat Lease first: whoever sees the node Ready can count on
+	// its Lease being there (the node lifecycle controller reads both).
+	if err := h.renewLease(ctx); err != nil {
 		return err
 	}
-	return h.renewLease(ctx)
+	return h.updateStatus(ctx, created, true)
 }
 
 func (h *Heartbeat) updateStatus(ctx context.Context, node *corev1.Node, force bool) error {
