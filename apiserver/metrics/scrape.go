@@ -78,8 +78,8 @@ func (s *Scraper) Run(ctx context.Context, client kubernetes.Interface) {
 	for {
 		next := interval
 		if s.scrapeAll(ctx) {
-			// A node seen once has no rate yet: ask it again soon, so that
-			// kubectl top works seconds after a node (or kubeseed up) starts.
+			// A node without a rate yet is asked again soon, so that kubectl
+			// top works seconds after a node (or kubeseed up) starts.
 			next = min(newNodeRescrape, interval)
 		}
 		select {
@@ -93,14 +93,17 @@ func (s *Scraper) Run(ctx context.Context, client kubernetes.Interface) {
 // newNodeRescrape is how soon a node seen for the first time is scraped again.
 const newNodeRescrape = 2 * time.Second
 
-// scrapeAll asks every node once; it reports whether some node has only
-// one point so far.
+// scrapeAll asks every node once; it reports whether some node has no rate
+// yet (seen once, not answering, or no node at all), to be asked again soon.
 func (s *Scraper) scrapeAll(ctx context.Context) (fresh bool) {
 	list, err := s.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		return false
 	}
 	nodes := list.Items
+	// No node yet (a cluster starting): look again soon rather than one
+	// resolution after the first node registers.
+	fresh = len(nodes) == 0
 	results := make([]*nodeSample, len(nodes))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
@@ -126,9 +129,12 @@ func (s *Scraper) scrapeAll(ctx context.Context) (fresh bool) {
 	ctrSeries := map[containerKey]series{}
 	for i, r := range results {
 		name := nodes[i].Name
+		if r == nil || r.node == nil {
+			// An unreachable node (or one that reports nothing yet) is dropped,
+			// as metrics-server does, and asked again soon.
+			fresh = true
+		}
 		if r == nil {
-			// Keep what an unreachable node last said only until it answers
-			// again, as metrics-server drops a node it cannot scrape.
 			continue
 		}
 		if r.node != nil {

@@ -159,10 +159,15 @@ func workloadsAtAGlance(c *cluster) {
 		}
 		return nil
 	})
-	out, err := c.kubectlWith(c.kubectlPath(), 30*time.Second, "top", "node")
-	if err != nil || !strings.Contains(out, "CPU(cores)") || !strings.Contains(out, "e2e-node") || strings.Contains(out, "<unknown>") {
-		c.t.Errorf("kubectl top node: %v\n%s", err, out)
-	}
+	// A node needs two samples for a rate ("metrics not available yet" until
+	// then, as with metrics-server).
+	c.eventually(60*time.Second, "kubectl top node", func() error {
+		out, err := c.kubectlWith(c.kubectlPath(), 30*time.Second, "top", "node")
+		if err != nil || !strings.Contains(out, "CPU(cores)") || !strings.Contains(out, "e2e-node") || strings.Contains(out, "<unknown>") {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	})
 
 	c.k("delete", "-f", manifest, "--wait=false")
 	c.gone("pods", "app in (glance-sts,glance-ds)")
