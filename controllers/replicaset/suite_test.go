@@ -178,6 +178,12 @@ func TestAdoptsOrphansAndReleasesNonMatching(t *testing.T) {
 	if err := suite.Client.Create(ctx, orphan); err != nil {
 		t.Fatal(err)
 	}
+	// Let the controllers' pod cache see the orphan before the ReplicaSet
+	// exists. Otherwise its first sync (upstream's too) creates both
+	// replicas, then adopts the orphan as a surplus and may delete it: all
+	// three were created within the same second, so none ranks older. Seen
+	// once in CI under load.
+	time.Sleep(time.Second)
 	rs := newRS(ns, "adopt", 2)
 	if err := suite.Client.Create(ctx, rs); err != nil {
 		t.Fatal(err)
