@@ -3,7 +3,11 @@ package kubelet_test
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -302,4 +306,141 @@ func TestAlwaysPicksUpAReimportedTag(t *testing.T) {
 		id := p.Status.ContainerStatuses[0].ImageID
 		return id != firstID && strings.HasPrefix(id, name+"@sha256:"), fmt.Errorf("imageID %q (first %q)", id, firstID)
 	})
+}
+
+// basicAuth puts a registry behind HTTP basic auth as a private registry
+// does: without the right credentials every request gets 401 with a Basic
+// challenge and the distribution API's error body. It records the users
+// that presented credentials, in order.
+func basicAuth(user, password string, next http.Handler) (http.Handler, func() []string) {
+	var mu sync.Mutex
+	var users []string
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, p, ok := r.BasicAuth()
+		if ok {
+			mu.Lock()
+			if len(users) == 0 || users[len(users)-1] != u+":"+p {
+				users = append(users, u+":"+p)
+			}
+			mu.Unlock()
+		}
+		if !ok || u != user || p != password {
+			w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+			w.Header().Set("WWW-Authenticate", `Basic realm="kubeseed test registry"`)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = io.WriteString(w, `{"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]}`)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+	return h, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), users...) }
+}
+
+// TestImagePullSecrets pulls from a registry that wants credentials: a pod
+// without them fails to pull (ErrImagePull, then ImagePullBackOff), one
+// naming a secret that does not exist says so, and the same image with
+// imagePullSecrets naming a dockerconfigjson Secret for the registry runs,
+// its credentials tried in order until one is accepted.
+func TestImagePullSecrets(t *testing.T) {
+	cfg := rootAgentConfig(t, "secret-node", "kstkubelet6", "10.244.245.0/24")
+	ns := "pullsecrets"
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	defer h.stop(t)
+	defer deleteAllPods(t, ns, cfg.RootDir)
+	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
+		_, err := client.CoreV1().Nodes().Get(context.Background(), "secret-node", metav1.GetOptions{})
+		return err == nil, err
+	})
+	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	up, err := registry.New(registry.Config{Images: cc.ImageService(), Content: cc.ContentStore(), Namespace: upstreamNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The registry is served behind basic auth; its own listener stays
+	// unused until Run closes it at the end.
+	upCtx, stopUp := context.WithCancel(context.Background())
+	upDone := make(chan error, 1)
+	go func() { upDone <- up.Run(upCtx) }()
+	defer func() { stopUp(); <-upDone }()
+	private, presented := basicAuth("robot", "s3cret", up)
+	srv := httptest.NewServer(private)
+	defer srv.Close()
+	hostsDir := filepath.Join(cfg.RootDir, "certs.d", "example.test")
+	if err := os.MkdirAll(hostsDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hostsDir, "hosts.toml"), []byte(fmt.Sprintf(`server = "https://example.test"
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+`, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const image = "example.test/private/app:latest"
+	importInto(t, cc, upstreamNamespace, versionImage(t, image, "private-v1"))
+
+	// Without credentials; and naming a secret nobody created.
+	anonReasons := recordWaiting(t, ns, "anonymous")
+	createPod(t, pullPod(ns, "anonymous", "secret-node", image, corev1.PullAlways, "cat /version; exec sleep 3600"))
+	missing := pullPod(ns, "missing-secret", "secret-node", image, corev1.PullAlways, "exec sleep 3600")
+	missing.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "nothere"}}
+	createPod(t, missing)
+	eventually(t, 30*time.Second, "ErrImagePull, then ImagePullBackOff", func() (bool, error) {
+		got := strings.Join(anonReasons(), " ")
+		return strings.Contains(got, "ErrImagePull ImagePullBackOff"), fmt.Errorf("waiting reasons %s", got)
+	})
+	eventually(t, 10*time.Second, "Failed event naming the refusal", hasEvent(ns, "anonymous",
+		`Failed: Failed to pull image "`+image+`": failed to pull and unpack image "`+image+`": failed to resolve reference`))
+	for _, e := range podEvents(ns, "anonymous") {
+		if strings.HasPrefix(e, "Failed: Failed to pull") && !strings.Contains(e, "no basic auth credentials") {
+			t.Errorf("the failure does not say credentials were wanted: %q", e)
+		}
+	}
+	eventually(t, 30*time.Second, "missing secret reported", hasEvent(ns, "missing-secret",
+		"FailedToRetrieveImagePullSecret: Unable to retrieve some image pull secrets (nothere); attempting to pull the image may not succeed."))
+	eventually(t, 10*time.Second, "missing secret: ErrImagePull or back-off", func() (bool, error) {
+		if ok, _ := waitingReason(ns, "missing-secret", "ErrImagePull")(); ok {
+			return true, nil
+		}
+		return waitingReason(ns, "missing-secret", "ImagePullBackOff")()
+	})
+	if got := presented(); len(got) != 0 {
+		t.Errorf("credentials presented before any secret existed: %q", got)
+	}
+
+	// The credentials, as `kubectl create secret docker-registry` writes
+	// them (auth is base64 of user:password); a wrong one listed first is
+	// tried first.
+	for name, password := range map[string]string{"regcred": "s3cret", "oldcred": "expired"} {
+		auth := base64.StdEncoding.EncodeToString([]byte("robot:" + password))
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Type: corev1.SecretTypeDockerConfigJson,
+			Data: map[string][]byte{corev1.DockerConfigJsonKey: []byte(fmt.Sprintf(
+				`{"auths":{"example.test":{"username":"robot","password":%q,"auth":%q}}}`, password, auth))}}
+		if _, err := client.CoreV1().Secrets(ns).Create(context.Background(), s, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	withSecret := pullPod(ns, "with-secret", "secret-node", image, "", "cat /version; exec sleep 3600")
+	withSecret.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "oldcred"}, {Name: "regcred"}}
+	createPod(t, withSecret)
+	eventually(t, 60*time.Second, "pod with the secret Running", podRunningReady(ns, "with-secret"))
+	eventually(t, 10*time.Second, "Pulled event", hasEvent(ns, "with-secret", `Pulled: Successfully pulled image "`+image+`" in `))
+	eventually(t, 10*time.Second, "the private image runs", func() (bool, error) {
+		out, err := logOf(cfg.RootDir, ns, "with-secret", 0)
+		return out == "private-v1\n", fmt.Errorf("log %q: %v", out, err)
+	})
+	if got := presented(); strings.Join(got, " ") != "robot:expired robot:s3cret" {
+		t.Errorf("credentials presented %q, want the expired one, then the right one", got)
+	}
+	// The pod without them still cannot pull (Always asks the registry).
+	p, _ := getPod(ns, "anonymous")
+	if p.Status.Phase != corev1.PodPending {
+		t.Errorf("the pod without credentials is %s: %+v", p.Status.Phase, p.Status.ContainerStatuses)
+	}
 }

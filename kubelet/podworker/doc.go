@@ -12,5 +12,9 @@
 // runtime and the API. Images are pulled as upstream's kubelet
 // pulls them: per imagePullPolicy, with Pulling/Pulled/Failed events and
 // ErrImagePull, then ImagePullBackOff (10 s doubling to 5 min, per pod and
-// image) when a pull fails; nothing throttles pulls.
+// image) when a pull fails; nothing throttles pulls. A pod's
+// imagePullSecrets, read from the API at the pull, give the credentials
+// (package credentials matches them to the image); each is tried in turn
+// until one pulls, and a secret that cannot be read is reported
+// (FailedToRetrieveImagePullSecret) and pulled without.
 package podworker

@@ -4,11 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/distribution/reference"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/klog/v2"
 
+	"github.com/kubeseed/kubeseed/kubelet/credentials"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
@@ -125,17 +130,85 @@ func (ws *Workers) ensureImage(ctx context.Context, w *worker, pod *corev1.Pod, 
 		}
 		return wait(ReasonImagePullBackOff, pullBackoffMessage(c.Image, w.waiting[c.Name]))
 	}
-	rec.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
-	start := time.Now()
-	img, err := rt.PullImage(ctx, c.Image)
-	if err != nil {
+	failed := func(err error) (kruntime.Image, bool) {
 		ws.cfg.PullBackoff.Next(key, time.Now())
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Failed to pull image %q: %v", c.Image, err)
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", ReasonErrImagePull)
 		return wait(ReasonErrImagePull, err.Error())
 	}
+	creds, missing, err := ws.pullCredentials(ctx, pod, c.Image)
+	if err != nil {
+		// A secret that does not parse: no pull could use it. (Upstream
+		// reports the parse error itself as the waiting reason; here it is
+		// a failed pull, with its back-off, naming the secret.)
+		return failed(err)
+	}
+	rec.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
+	start := time.Now()
+	img, err = ws.pull(ctx, c.Image, creds)
+	if err != nil {
+		img, ok := failed(err)
+		// As upstream, after the failure: the secrets the pull went without.
+		if len(missing) > 0 {
+			rec.Eventf(pod, corev1.EventTypeWarning, "FailedToRetrieveImagePullSecret",
+				"Unable to retrieve some image pull secrets (%s); attempting to pull the image may not succeed.", strings.Join(missing, ", "))
+		}
+		return img, ok
+	}
 	// No queue in front of pulls: the time including waiting is the pull's.
 	took := time.Since(start).Round(time.Millisecond)
 	rec.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Successfully pulled image %q in %s (%s including waiting). Image size: %d bytes.", c.Image, took, took, img.Size)
 	return img, true
+}
+
+// pullCredentials reads the pod's image pull secrets (from the API, as the
+// secrets of volumes and environment variables are read) and returns the
+// credentials that apply to image, in the order to try them. As upstream, a
+// secret that cannot be read is not fatal: it is logged and named in
+// missing, and the pull goes on without it. A secret whose docker config
+// does not parse is an error naming it.
+func (ws *Workers) pullCredentials(ctx context.Context, pod *corev1.Pod, image string) ([]credentials.Credential, []string, error) {
+	if len(pod.Spec.ImagePullSecrets) == 0 {
+		return nil, nil, nil
+	}
+	var secrets []*corev1.Secret
+	var missing []string
+	for _, ref := range pod.Spec.ImagePullSecrets {
+		if ref.Name == "" {
+			// The API accepts entries without a name; they name nothing.
+			continue
+		}
+		s, err := ws.cfg.Client.CoreV1().Secrets(pod.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		if err != nil {
+			klog.FromContext(ctx).Info("Unable to retrieve pull secret, the image pull may not succeed.",
+				"pod", klog.KObj(pod), "secret", klog.KRef(pod.Namespace, ref.Name), "err", err)
+			missing = append(missing, ref.Name)
+			continue
+		}
+		secrets = append(secrets, s)
+	}
+	keyring, err := credentials.FromSecrets(secrets)
+	if err != nil {
+		return nil, missing, err
+	}
+	return keyring.Lookup(image), missing, nil
+}
+
+// pull pulls image anonymously when no credentials apply, else with each of
+// creds in turn until one succeeds, as upstream's runtime manager does (never
+// anonymously then: the registry asked for credentials these answer).
+func (ws *Workers) pull(ctx context.Context, image string, creds []credentials.Credential) (kruntime.Image, error) {
+	rt := ws.cfg.Runtime
+	if len(creds) == 0 {
+		return rt.PullImage(ctx, image, nil)
+	}
+	var errs []error
+	for _, c := range creds {
+		img, err := rt.PullImage(ctx, image, &kruntime.Auth{Username: c.Username, Password: c.Password})
+		if err == nil {
+			return img, nil
+		}
+		errs = append(errs, err)
+	}
+	return kruntime.Image{}, utilerrors.NewAggregate(errs)
 }

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"io"
 	"time"
@@ -80,6 +82,25 @@ type Image struct {
 	Size int64
 }
 
+// Auth is one set of credentials for the registry of an image, from an
+// image pull secret (as upstream's CRI AuthConfig, the username and password
+// form).
+type Auth struct {
+	Username string
+	Password string
+}
+
+// Identity tells credentials apart without holding them: pulls with
+// different credentials must not share a result (one may be allowed what
+// the other is not).
+func (a *Auth) Identity() string {
+	if a == nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(a.Username + "\x00" + a.Password))
+	return hex.EncodeToString(sum[:])
+}
+
 // ErrImageNotPresent is returned by ImageStatus when the image is not on the
 // node.
 var ErrImageNotPresent = errors.New("image not present")
@@ -103,8 +124,10 @@ type Runtime interface {
 	ImageStatus(ctx context.Context, image string) (Image, error)
 	// PullImage fetches an image from its registry, as the node's registry
 	// configuration says (the node's mirror first), and makes it ready to
-	// run. It returns within a bounded time.
-	PullImage(ctx context.Context, image string) (Image, error)
+	// run. It returns within a bounded time. auth, when not nil, is given to
+	// the hosts of the image's registry that ask for credentials, and to no
+	// other host; nil pulls anonymously.
+	PullImage(ctx context.Context, image string, auth *Auth) (Image, error)
 	// StartContainer creates and starts one attempt of a container.
 	StartContainer(ctx context.Context, req StartRequest) error
 	// StopContainer stops the running attempt of a container: SIGTERM, then

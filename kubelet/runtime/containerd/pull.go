@@ -16,9 +16,33 @@ import (
 // under hostsDir, read at every pull as containerd's CRI reads its
 // config_path (the node's mirror first for the mirrored registries), then
 // the registry itself. Without fallback only hosts at loopback IP addresses
-// are kept, so a pull never dials, nor even looks up, a remote name.
+// are kept, so a pull never dials, nor even looks up, a remote name. The
+// pulls are anonymous: PullHosts gives credentials.
 func RegistryHosts(ctx context.Context, hostsDir string, fallback bool) docker.RegistryHosts {
-	hosts := config.ConfigureHosts(ctx, config.HostOptions{HostDir: config.HostDirFromRoot(hostsDir)})
+	return registryHosts(ctx, hostsDir, fallback, nil)
+}
+
+// PullHosts is RegistryHosts for a pull of an image of registry with auth.
+// The credentials go only to the hosts configured for registry (its mirrors
+// in hosts.toml and its server), and to a host only once it challenged the
+// request (a 401 with WWW-Authenticate), as containerd's authorizer does: the
+// node's own mirror, which asks for none, never receives them, and hosts of
+// any other registry get an anonymous pull.
+func PullHosts(ctx context.Context, hostsDir string, fallback bool, registry string, auth *kruntime.Auth) docker.RegistryHosts {
+	if auth == nil {
+		return RegistryHosts(ctx, hostsDir, fallback)
+	}
+	c := &hostCredentials{registry: registry, auth: *auth, allowed: map[string]bool{}}
+	return c.track(registryHosts(ctx, hostsDir, fallback, c.credentials))
+}
+
+func registryHosts(ctx context.Context, hostsDir string, fallback bool, credentials func(host string) (string, string, error)) docker.RegistryHosts {
+	if credentials == nil {
+		// Without credentials a Basic challenge fails naming what is
+		// missing ("no basic auth credentials"), not as "not implemented".
+		credentials = func(string) (string, string, error) { return "", "", nil }
+	}
+	hosts := config.ConfigureHosts(ctx, config.HostOptions{HostDir: config.HostDirFromRoot(hostsDir), Credentials: credentials})
 	if fallback {
 		return hosts
 	}
@@ -40,6 +64,43 @@ func RegistryHosts(ctx context.Context, hostsDir string, fallback bool) docker.R
 	}
 }
 
+// hostCredentials answers containerd's authorizer, which asks by the host
+// that challenged (host:port), with the credentials of one registry for the
+// hosts that registry's configuration named, and nothing for any other.
+type hostCredentials struct {
+	registry string
+	auth     kruntime.Auth
+
+	mu      sync.Mutex
+	allowed map[string]bool
+}
+
+// track records the hosts of c.registry as the resolver looks them up
+// (before it contacts any of them).
+func (c *hostCredentials) track(hosts docker.RegistryHosts) docker.RegistryHosts {
+	return func(registry string) ([]docker.RegistryHost, error) {
+		hs, err := hosts(registry)
+		if err == nil && registry == c.registry {
+			c.mu.Lock()
+			for _, h := range hs {
+				c.allowed[h.Host] = true
+			}
+			c.mu.Unlock()
+		}
+		return hs, err
+	}
+}
+
+func (c *hostCredentials) credentials(host string) (string, string, error) {
+	c.mu.Lock()
+	ok := c.allowed[host]
+	c.mu.Unlock()
+	if !ok {
+		return "", "", nil
+	}
+	return c.auth.Username, c.auth.Password, nil
+}
+
 // isLoopback reports whether a registry host (host or host:port) is a
 // loopback IP address. Names, even localhost, do not count: resolving them
 // could ask a DNS server.
@@ -52,12 +113,12 @@ func isLoopback(hostport string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// pullGroup coalesces the pulls of each image without weakening
-// imagePullPolicy Always: a call never joins a pull that started before it
-// (its answer could predate a moved tag), only the next one, which starts
-// when the pull in flight ends and serves every call that arrived
-// meanwhile. Every caller gets a resolution made after it asked; a burst
-// costs at most two pulls.
+// pullGroup coalesces the pulls of each key (an image and the identity of
+// its credentials) without weakening imagePullPolicy Always: a call never
+// joins a pull that started before it (its answer could predate a moved
+// tag), only the next one, which starts when the pull in flight ends and
+// serves every call that arrived meanwhile. Every caller gets a resolution
+// made after it asked; a burst costs at most two pulls.
 type pullGroup struct {
 	mu     sync.Mutex
 	images map[string]*pullQueue

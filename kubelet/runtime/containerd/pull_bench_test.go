@@ -61,7 +61,7 @@ func BenchmarkThirtyConcurrentPulls(b *testing.B) {
 		return time.Since(start)
 	}
 	status := func() error { _, err := r.ImageStatus(ctx, "busybox"); return err }
-	pull := func() error { _, err := r.PullImage(ctx, "busybox"); return err }
+	pull := func() error { _, err := r.PullImage(ctx, "busybox", nil); return err }
 	thirty(pull) // warm: connections, caches
 	var base, pulls time.Duration
 	b.ResetTimer()

@@ -3,12 +3,18 @@ package containerd
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/containerd/containerd/v2/core/remotes/docker"
+	"github.com/opencontainers/go-digest"
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
@@ -141,5 +147,110 @@ func TestPullGroupJoinsOnlyTheNextPull(t *testing.T) {
 	g.mu.Unlock()
 	if left != 0 {
 		t.Errorf("%d images still queued", left)
+	}
+}
+
+// basicAuthRegistry answers the manifest of app:latest to user:password
+// only, and 401 with a Basic challenge otherwise, as a registry behind
+// basic auth does. It records the Authorization headers it was sent.
+func basicAuthRegistry(t *testing.T, user, password string) (*httptest.Server, func() []string) {
+	t.Helper()
+	var mu sync.Mutex
+	var seen []string
+	manifest := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:` + strings.Repeat("0", 64) + `","size":2},"layers":[]}`)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if a := r.Header.Get("Authorization"); a != "" {
+			seen = append(seen, a)
+		}
+		mu.Unlock()
+		if u, p, ok := r.BasicAuth(); !ok || u != user || p != password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="test"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path != "/v2/app/manifests/latest" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		w.Header().Set("Docker-Content-Digest", digest.FromBytes(manifest).String())
+		w.Header().Set("Content-Length", strconv.Itoa(len(manifest)))
+		if r.Method == http.MethodGet {
+			_, _ = w.Write(manifest)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, func() []string { mu.Lock(); defer mu.Unlock(); return append([]string(nil), seen...) }
+}
+
+func writeHostsTOML(t *testing.T, dir, registry, url string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(dir, registry), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, registry, "hosts.toml"), []byte(fmt.Sprintf(`server = "https://%s"
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+`, registry, url)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The credentials of a pull go to the hosts of its image's registry that ask
+// for them, and to no other host, even one that asks.
+func TestPullHostsGiveCredentialsOnlyToTheImagesRegistry(t *testing.T) {
+	ours, oursSaw := basicAuthRegistry(t, "alice", "s3cret")
+	other, otherSaw := basicAuthRegistry(t, "bob", "other")
+	dir := t.TempDir()
+	writeHostsTOML(t, dir, "example.test", ours.URL)
+	writeHostsTOML(t, dir, "other.test", other.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	resolve := func(hosts docker.RegistryHosts, ref string) error {
+		_, _, err := docker.NewResolver(docker.ResolverOptions{Hosts: hosts}).Resolve(ctx, ref)
+		return err
+	}
+
+	if err := resolve(RegistryHosts(ctx, dir, false), "example.test/app:latest"); err == nil || !strings.Contains(err.Error(), "no basic auth credentials") {
+		t.Errorf("anonymous: %v", err)
+	}
+	hosts := PullHosts(ctx, dir, false, "example.test", &kruntime.Auth{Username: "alice", Password: "s3cret"})
+	if err := resolve(hosts, "example.test/app:latest"); err != nil {
+		t.Fatalf("with the registry's credentials: %v", err)
+	}
+	if got := oursSaw(); len(got) == 0 || got[0] != "Basic YWxpY2U6czNjcmV0" {
+		t.Errorf("the registry saw %q", got)
+	}
+	// The same hosts asked for another registry (which challenges too):
+	// anonymous.
+	if err := resolve(hosts, "other.test/app:latest"); err == nil || !strings.Contains(err.Error(), "no basic auth credentials") {
+		t.Errorf("another registry with example.test's credentials: %v", err)
+	}
+	if got := otherSaw(); len(got) != 0 {
+		t.Errorf("another registry was sent %q", got)
+	}
+	// Wrong credentials fail after the registry's answers, bounded.
+	wrong := PullHosts(ctx, dir, false, "example.test", &kruntime.Auth{Username: "alice", Password: "wrong"})
+	if err := resolve(wrong, "example.test/app:latest"); err == nil {
+		t.Error("wrong credentials resolved")
+	} else {
+		t.Logf("wrong credentials: %v", err)
+	}
+}
+
+// Pulls with other credentials (or none) never share a pull.
+func TestPullKeysDifferByCredentials(t *testing.T) {
+	alice, bob := &kruntime.Auth{Username: "alice", Password: "a"}, &kruntime.Auth{Username: "alice", Password: "b"}
+	ids := map[string]bool{}
+	for _, a := range []*kruntime.Auth{nil, alice, bob, {Username: "alice", Password: "a"}} {
+		ids[a.Identity()] = true
+	}
+	if len(ids) != 3 || !ids[""] {
+		t.Errorf("identities %v: want none, alice and bob", ids)
+	}
+	if strings.Contains(alice.Identity(), "alice") {
+		t.Error("the identity holds the username")
 	}
 }

@@ -347,23 +347,31 @@ func (r *Runtime) ImageStatus(ctx context.Context, image string) (kruntime.Image
 
 // PullImage implements runtime.Runtime: containerd's pull (resolve, fetch
 // what the content store lacks, unpack) through the resolver of hosts,
-// bounded by PullTimeout. Concurrent calls for one image are coalesced
-// (see pullGroup): 30 pods starting at once cost two pulls, not 30, each of
-// which writes containerd's metadata several times.
-func (r *Runtime) PullImage(ctx context.Context, image string) (kruntime.Image, error) {
-	name, err := NormalizeImage(image)
+// bounded by PullTimeout. Concurrent calls for one image with the same
+// credentials are coalesced (see pullGroup): 30 pods starting at once cost
+// two pulls, not 30, each of which writes containerd's metadata several
+// times. Calls with other credentials (or none) never share a pull: one
+// could be refused what the other may fetch.
+func (r *Runtime) PullImage(ctx context.Context, image string, auth *kruntime.Auth) (kruntime.Image, error) {
+	named, err := reference.ParseNormalizedNamed(image)
 	if err != nil {
-		return kruntime.Image{}, err
+		return kruntime.Image{}, fmt.Errorf("invalid image name %q: %w", image, err)
+	}
+	name := reference.TagNameOnly(named).String()
+	hosts := r.hosts
+	if auth != nil {
+		hosts = PullHosts(ctx, r.cfg.HostsDir, r.cfg.RegistryFallback, reference.Domain(named), auth)
 	}
 	// The shared pull must not end with the caller that started it.
 	shared := context.WithoutCancel(ctx)
-	return r.pulls.do(ctx, name, func() (kruntime.Image, error) { return r.pull(shared, name) })
+	key := name + "\x00" + auth.Identity()
+	return r.pulls.do(ctx, key, func() (kruntime.Image, error) { return r.pull(shared, name, hosts) })
 }
 
-func (r *Runtime) pull(ctx context.Context, name string) (kruntime.Image, error) {
+func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts) (kruntime.Image, error) {
 	ctx, cancel := context.WithTimeout(r.ns(ctx), r.cfg.PullTimeout)
 	defer cancel()
-	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: r.hosts})
+	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
 		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter))
 	if err != nil {

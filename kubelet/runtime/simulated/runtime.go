@@ -139,8 +139,9 @@ func (r *Runtime) ImageStatus(_ context.Context, image string) (kruntime.Image, 
 	return kruntime.Image{Ref: image}, nil
 }
 
-// PullImage implements runtime.Runtime: pulls succeed at once.
-func (r *Runtime) PullImage(_ context.Context, image string) (kruntime.Image, error) {
+// PullImage implements runtime.Runtime: pulls succeed at once, with or
+// without credentials.
+func (r *Runtime) PullImage(_ context.Context, image string, _ *kruntime.Auth) (kruntime.Image, error) {
 	return kruntime.Image{Ref: image}, nil
 }
 
