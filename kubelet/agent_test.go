@@ -406,8 +406,8 @@ func TestContainerdNodeAndPods(t *testing.T) {
 		// The second container reached the first on localhost: its log says so.
 		logPath := filepath.Join(cfg.RootDir, "pods", string(p.UID), "client", "0.log")
 		eventually(t, 15*time.Second, "client log shows the page", func() (bool, error) {
-			b, err := os.ReadFile(logPath)
-			return strings.Contains(string(b), "hello from web"), err
+			out, err := readLog(logPath)
+			return strings.Contains(out, "hello from web\n"), err
 		})
 		// Per-pod resolv.conf points at cluster DNS.
 		b, err := os.ReadFile(filepath.Join(cfg.RootDir, "pods", string(p.UID), "etc", "resolv.conf"))

@@ -15,7 +15,8 @@
 // Sub-packages: node (registration, lease), podworker (one goroutine per
 // pod: admission, init containers, restarts with back-off, probes, hooks,
 // status), runtime (the interface) with runtime/containerd and
-// runtime/simulated, network (netns and CNI, /etc files), volumes, server
+// runtime/simulated, network (netns and CNI, /etc files), volumes, logs
+// (containers' logs in the CRI log format: writing and reading them), server
 // (the node's HTTPS endpoint for logs, exec, attach and port-forward),
 // images (building, importing and listing OCI image tarballs) and registry
 // (the read-only registry mirror on loopback that answers the node's pulls

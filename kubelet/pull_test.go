@@ -155,8 +155,7 @@ func logOf(rootDir, ns, name string, attempt int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b, err := os.ReadFile(kubeletcontainerd.LogPath(filepath.Join(rootDir, "pods", string(p.UID)), "main", attempt))
-	return string(b), err
+	return readLog(kubeletcontainerd.LogPath(filepath.Join(rootDir, "pods", string(p.UID)), "main", attempt))
 }
 
 // TestImagePulls runs upstream's pull semantics offline: the agent's

@@ -135,14 +135,16 @@ type Runtime interface {
 	StopContainer(ctx context.Context, uid types.UID, name string, grace time.Duration) error
 	// Containers lists every attempt the runtime still knows of the pod.
 	Containers(ctx context.Context, uid types.UID) ([]Container, error)
-	// LogPath is the file an attempt of a container writes its output to
-	// ("" when the runtime keeps no logs).
+	// LogPath is the file an attempt of a container writes its output to,
+	// in the CRI log format of package logs ("" when the runtime keeps no
+	// logs).
 	LogPath(uid types.UID, name string, attempt int) string
 	// Exec runs a command in the running attempt of a container and
 	// returns its exit code.
 	Exec(ctx context.Context, uid types.UID, name string, req ExecRequest) (int, error)
-	// Attach connects streams to the running attempt of a container started
-	// with stdin or tty, until it exits or the client leaves.
+	// Attach connects streams to the running attempt of a container (its
+	// stdin, for one started with stdin), until it exits or the client
+	// leaves.
 	Attach(ctx context.Context, uid types.UID, name string, req ExecRequest) error
 	// Pods lists the UIDs of pods with anything left in the runtime.
 	Pods(ctx context.Context) ([]types.UID, error)

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"time"
@@ -25,6 +26,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/klog/v2"
 
+	"github.com/kubeseed/kubeseed/kubelet/logs"
 	"github.com/kubeseed/kubeseed/kubelet/podworker"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
@@ -142,55 +144,45 @@ func selfSigned(nodeName, nodeIP string) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
 
-// LogOptions are the query parameters of a log request.
-type LogOptions struct {
-	Follow     bool
-	Previous   bool
-	TailLines  *int64
-	LimitBytes *int64
-}
-
-func parseLogOptions(q map[string][]string) (LogOptions, error) {
-	get := func(k string) string {
-		if v := q[k]; len(v) > 0 {
-			return v[0]
+// parseLogOptions reads the query of a log request (upstream's
+// PodLogOptions parameters) into the reader's options; now is the time
+// sinceSeconds counts back from.
+func parseLogOptions(q url.Values, now time.Time) (opts logs.Options, previous bool, stream string, err error) {
+	opts.Follow = q.Get("follow") == "true"
+	opts.Timestamps = q.Get("timestamps") == "true"
+	previous = q.Get("previous") == "true"
+	for k, dst := range map[string]**int64{"tailLines": &opts.TailLines, "limitBytes": &opts.LimitBytes, "sinceSeconds": nil} {
+		v := q.Get(k)
+		if v == "" {
+			continue
 		}
-		return ""
-	}
-	var o LogOptions
-	o.Follow = get("follow") == "true"
-	o.Previous = get("previous") == "true"
-	for k, dst := range map[string]**int64{"tailLines": &o.TailLines, "limitBytes": &o.LimitBytes} {
-		if v := get(k); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 0 {
-				return o, fmt.Errorf("invalid %s %q", k, v)
-			}
-			*dst = &n
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < 0 || (k != "tailLines" && n == 0) {
+			return opts, false, "", fmt.Errorf("invalid %s %q", k, v)
 		}
+		if dst == nil {
+			opts.Since = now.Add(-time.Duration(n) * time.Second)
+			continue
+		}
+		*dst = &n
 	}
-	return o, nil
-}
-
-// Tail returns the last n lines of data.
-func Tail(data []byte, n int64) []byte {
-	if n <= 0 {
-		return nil
-	}
-	end := len(data)
-	if end > 0 && data[end-1] == '\n' {
-		end--
-	}
-	count := int64(0)
-	for i := end - 1; i >= 0; i-- {
-		if data[i] == '\n' {
-			count++
-			if count == n {
-				return data[i+1:]
-			}
+	if v := q.Get("sinceTime"); v != "" {
+		t, perr := time.Parse(time.RFC3339, v)
+		if perr != nil {
+			return opts, false, "", fmt.Errorf("invalid sinceTime %q", v)
+		}
+		// As upstream: the later of the two, were both given.
+		if t.After(opts.Since) {
+			opts.Since = t
 		}
 	}
-	return data
+	stream = q.Get("stream")
+	switch stream {
+	case "", corev1.LogStreamAll, corev1.LogStreamStdout, corev1.LogStreamStderr:
+	default:
+		return opts, false, "", fmt.Errorf("invalid stream type %q", stream)
+	}
+	return opts, previous, stream, nil
 }
 
 func httpError(w http.ResponseWriter, code int, format string, args ...any) {
@@ -200,7 +192,7 @@ func httpError(w http.ResponseWriter, code int, format string, args ...any) {
 func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	ns, podName, name := r.PathValue("namespace"), r.PathValue("pod"), r.PathValue("container")
-	opts, err := parseLogOptions(r.URL.Query())
+	opts, previous, stream, err := parseLogOptions(r.URL.Query(), time.Now())
 	if err != nil {
 		httpError(w, http.StatusBadRequest, "%v", err)
 		return
@@ -223,10 +215,10 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusInternalServerError, "%v", err)
 		return
 	}
-	latest, previous := podworker.Attempts(ctrs)
+	latest, prev := podworker.Attempts(ctrs)
 	c := latest[name]
-	if opts.Previous {
-		c = previous[name]
+	if previous {
+		c = prev[name]
 		if c == nil {
 			httpError(w, http.StatusBadRequest, "previous terminated container %q in pod %q not found", name, podName)
 			return
@@ -241,70 +233,46 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		httpError(w, http.StatusNotFound, "the %s runtime keeps no logs", "simulated")
 		return
 	}
-	f, err := os.Open(path)
-	if err != nil {
+	if _, err := os.Stat(path); err != nil {
 		httpError(w, http.StatusNotFound, "log of container %q: %v", name, err)
 		return
 	}
-	defer f.Close()
 	w.Header().Set("Content-Type", "text/plain")
 	out := io.Writer(w)
-	var limit *limitWriter
-	if opts.LimitBytes != nil {
-		limit = &limitWriter{w: w, left: *opts.LimitBytes}
-		out = limit
+	if opts.Follow {
+		// Each line as it comes, not when a buffer fills.
+		if f, ok := w.(http.Flusher); ok {
+			out = flushWriter{w, f}
+		}
+		uid, attempt := pod.UID, c.Attempt
+		opts.Running = func() bool { return s.running(ctx, uid, name, attempt) }
 	}
-	if opts.TailLines != nil {
-		data, err := io.ReadAll(f)
-		if err != nil {
-			httpError(w, http.StatusInternalServerError, "%v", err)
-			return
-		}
-		_, _ = out.Write(Tail(data, *opts.TailLines))
-	} else if _, err := io.Copy(out, f); err != nil {
-		return
+	stdout, stderr := out, out
+	switch stream {
+	case corev1.LogStreamStdout:
+		stderr = nil
+	case corev1.LogStreamStderr:
+		stdout = nil
 	}
-	if !opts.Follow || (limit != nil && limit.left <= 0) {
-		return
-	}
-	s.follow(ctx, w, out, f, pod.UID, name, c.Attempt, limit)
-}
-
-// follow streams what the container appends to its log until it exits,
-// the client goes away or the byte limit is reached.
-func (s *Server) follow(ctx context.Context, w http.ResponseWriter, out io.Writer, f *os.File, uid types.UID, name string, attempt int, limit *limitWriter) {
-	flusher, _ := w.(http.Flusher)
-	buf := make([]byte, 32*1024)
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if flusher != nil {
-			flusher.Flush()
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		for {
-			n, err := f.Read(buf)
-			if n > 0 {
-				if _, werr := out.Write(buf[:n]); werr != nil || (limit != nil && limit.left <= 0) {
-					return
-				}
-			}
-			if err != nil {
-				break
-			}
-		}
-		if !s.running(ctx, uid, name, attempt) {
-			// One last read for what was written just before the exit.
-			_, _ = io.Copy(out, f)
-			return
-		}
+	if err := logs.ReadLogs(ctx, path, opts, stdout, stderr); err != nil {
+		klog.FromContext(ctx).V(2).Info("Reading a container log", "pod", klog.KObj(pod), "container", name, "err", err)
 	}
 }
 
+// flushWriter sends each write to the client at once.
+type flushWriter struct {
+	w io.Writer
+	f http.Flusher
+}
+
+func (fw flushWriter) Write(p []byte) (int, error) {
+	n, err := fw.w.Write(p)
+	fw.f.Flush()
+	return n, err
+}
+
+// running tells whether an attempt of a container still runs (a follow
+// ends once it does not).
 func (s *Server) running(ctx context.Context, uid types.UID, name string, attempt int) bool {
 	ctrs, err := s.cfg.Runtime.Containers(ctx, uid)
 	if err != nil {
@@ -331,22 +299,4 @@ func hasContainer(pod *corev1.Pod, name string) bool {
 		}
 	}
 	return false
-}
-
-// limitWriter stops after limitBytes.
-type limitWriter struct {
-	w    io.Writer
-	left int64
-}
-
-func (l *limitWriter) Write(p []byte) (int, error) {
-	if l.left <= 0 {
-		return 0, io.EOF
-	}
-	if int64(len(p)) > l.left {
-		p = p[:l.left]
-	}
-	n, err := l.w.Write(p)
-	l.left -= int64(n)
-	return n, err
 }

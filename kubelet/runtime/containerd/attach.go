@@ -4,100 +4,21 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"sync"
 
 	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/errdefs"
 	"k8s.io/apimachinery/pkg/types"
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
-// attachable is the I/O of a container started with stdin or tty: the
-// agent holds its stdin and fans its output out to the log file and to
-// attached clients. It lives in the agent's memory, so a container with
-// stdin loses it when the agent restarts (its log keeps working only while
-// the agent runs); containers without stdin/tty write their log directly
-// through the shim and are not affected.
-type attachable struct {
-	stdin     *io.PipeWriter
-	stdinOnce bool
-	tty       bool
-	log       *os.File
-
-	mu      sync.Mutex
-	clients map[io.Writer]chan struct{}
-	used    bool
-	// closed is closed once the container exited and all its output
-	// reached the log and the attached clients.
-	closed chan struct{}
-}
-
-func (a *attachable) Write(p []byte) (int, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	_, _ = a.log.Write(p)
-	for w, gone := range a.clients {
-		if _, err := w.Write(p); err != nil {
-			close(gone)
-			delete(a.clients, w)
-		}
-	}
-	return len(p), nil
-}
-
-func (a *attachable) close() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	for w, gone := range a.clients {
-		close(gone)
-		delete(a.clients, w)
-	}
-	_ = a.log.Close()
-	if a.stdin != nil {
-		_ = a.stdin.Close()
-	}
-	close(a.closed)
-}
-
-// attachableIO builds the I/O of an interactive container.
-func (r *Runtime) attachableIO(id, logPath string, stdin, stdinOnce, tty bool) (cio.Creator, *attachable, error) {
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
-	if err != nil {
-		return nil, nil, err
-	}
-	a := &attachable{log: f, tty: tty, stdinOnce: stdinOnce, clients: map[io.Writer]chan struct{}{}, closed: make(chan struct{})}
-	var in io.Reader
-	if stdin {
-		pr, pw := io.Pipe()
-		in, a.stdin = pr, pw
-	}
-	opts := []cio.Opt{cio.WithStreams(in, a, a)}
-	if tty {
-		opts = append(opts, cio.WithTerminal)
-	}
-	r.mu.Lock()
-	r.attached[id] = a
-	r.mu.Unlock()
-	return cio.NewCreator(opts...), a, nil
-}
-
-func (r *Runtime) forgetAttachable(id string) {
-	r.mu.Lock()
-	a := r.attached[id]
-	delete(r.attached, id)
-	r.mu.Unlock()
-	if a != nil {
-		a.close()
-	}
-}
-
-// Attach implements runtime.Runtime: the client's input goes to the
-// container's stdin and it receives the output from now on, until the
-// container exits and its last output is delivered, or the client leaves
-// (with stdinOnce, its leaving closes the container's stdin, as upstream).
+// Attach implements runtime.Runtime: the client receives the container's
+// output from now on (stdout and stderr apart unless it has no stderr
+// stream) and, for a container with stdin, its input goes to the
+// container's stdin, until the container exits and its last output is
+// delivered, or the client leaves (with stdinOnce, its leaving closes the
+// container's stdin, as upstream). The agent holds every running
+// container's output (see output), also after it restarted.
 //
 // Attaching to an attempt that has already exited succeeds with nothing to
 // stream: its output is all in the log, which kubectl run -i has just
@@ -117,12 +38,12 @@ func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kr
 	if err != nil {
 		return err
 	}
-	// The agent drops a container's attachable I/O only after it exited:
-	// look it up first, so a container exiting meanwhile is seen as such.
+	// The agent drops a container's output only after it exited: look it
+	// up first, so a container exiting meanwhile is seen as such.
 	r.mu.Lock()
-	a := r.attached[c.ID()]
+	o := r.outputs[c.ID()]
 	r.mu.Unlock()
-	if a == nil {
+	if o == nil {
 		st, err := task.Status(ctx)
 		if errdefs.IsNotFound(err) || (err == nil && st.Status == containerd.Stopped) {
 			return nil
@@ -130,27 +51,30 @@ func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kr
 		if err != nil {
 			return err
 		}
-		return fmt.Errorf("container %s was not started with stdin or tty (or the agent restarted since)", name)
+		return fmt.Errorf("the agent holds no output of container %s", name)
 	}
-	gone := make(chan struct{})
-	if req.Stdout != nil {
-		a.mu.Lock()
-		select {
-		case <-a.closed:
-			// Exited and drained since the lookup.
-			a.mu.Unlock()
-			return nil
-		default:
+	var gone chan struct{}
+	if req.Stdout != nil || req.Stderr != nil {
+		client := &attachClient{stdout: req.Stdout, stderr: req.Stderr, gone: make(chan struct{})}
+		if client.stdout == nil {
+			client.stdout = io.Discard
 		}
-		a.clients[req.Stdout] = gone
-		a.mu.Unlock()
+		o.mu.Lock()
+		if o.done {
+			// Exited and drained since the lookup.
+			o.mu.Unlock()
+			return nil
+		}
+		o.clients[client] = struct{}{}
+		o.mu.Unlock()
+		gone = client.gone
 		defer func() {
-			a.mu.Lock()
-			if _, ok := a.clients[req.Stdout]; ok {
-				delete(a.clients, req.Stdout)
-				close(gone)
+			o.mu.Lock()
+			if _, ok := o.clients[client]; ok {
+				delete(o.clients, client)
+				close(client.gone)
 			}
-			a.mu.Unlock()
+			o.mu.Unlock()
 		}()
 	}
 	if req.Resize != nil {
@@ -161,27 +85,27 @@ func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kr
 		}()
 	}
 	stdinDone := make(chan struct{})
-	if req.Stdin != nil && a.stdin != nil {
+	if req.Stdin != nil && o.stdin != nil {
 		go func() {
 			defer close(stdinDone)
-			_, _ = io.Copy(a.stdin, req.Stdin)
-			if a.stdinOnce {
+			_, _ = io.Copy(o.stdin, req.Stdin)
+			if o.stdinOnce {
 				// The shim keeps the stdin fifo open: tell it the input
 				// ended so the process reads EOF.
-				_ = a.stdin.Close()
+				_ = o.stdin.Close()
 				_ = task.CloseIO(ctx, containerd.WithStdinCloser)
 			}
 		}()
 	}
 	select {
-	case <-a.closed:
+	case <-o.closed:
 	case <-ctx.Done():
 	case <-gone:
 	case <-stdinDone:
 		// The input ended: stay for the output until the container
 		// exits (its stdin closed, it usually does) or the client leaves.
 		select {
-		case <-a.closed:
+		case <-o.closed:
 		case <-ctx.Done():
 		}
 	}

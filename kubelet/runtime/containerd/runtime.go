@@ -18,7 +18,6 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
-	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	"github.com/containerd/errdefs"
@@ -45,6 +44,9 @@ const (
 	labelFinishedAt    = "io.kubeseed.container.finished-at"
 	labelExitCode      = "io.kubeseed.container.exit-code"
 	labelOOMKilled     = "io.kubeseed.container.oom-killed"
+	// labelStdin is "true" for a container with stdin, "once" with
+	// stdinOnce: an agent that restarts gives it its stdin back.
+	labelStdin = "io.kubeseed.container.stdin"
 )
 
 // Namespace is the containerd namespace kubeseed's containers live in.
@@ -104,7 +106,11 @@ type Runtime struct {
 	sandboxes map[types.UID]*kruntime.Sandbox
 	watched   map[string]bool
 	oom       map[string]bool
-	attached  map[string]*attachable
+	// outputs holds the output of every container whose task runs.
+	outputs map[string]*output
+	// closing is set once Close began: exits seen from then on are the
+	// connection's end, not the containers'.
+	closing bool
 	// startedAt holds start times until their label is written.
 	startedAt map[string]time.Time
 	cancel    context.CancelFunc
@@ -127,7 +133,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if cfg.PullTimeout == 0 {
 		cfg.PullTimeout = 5 * time.Minute
 	}
-	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, attached: map[string]*attachable{}, startedAt: map[string]time.Time{}}
+	r := &Runtime{cfg: cfg, sandboxes: map[types.UID]*kruntime.Sandbox{}, watched: map[string]bool{}, oom: map[string]bool{}, outputs: map[string]*output{}, startedAt: map[string]time.Time{}}
 	r.hosts = RegistryHosts(ctx, cfg.HostsDir, cfg.RegistryFallback)
 	address := cfg.Address
 	if address == "" {
@@ -147,6 +153,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	evctx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
 	go r.watchOOM(evctx)
+	r.reattach(ctx)
 	if _, err := c.LeasesService().Create(ctx, leases.WithID(containersLease)); err != nil && !errdefs.IsAlreadyExists(err) {
 		r.Close()
 		return nil, fmt.Errorf("creating the containers' lease: %w", err)
@@ -175,8 +182,10 @@ func (r *Runtime) ns(ctx context.Context) context.Context {
 	return namespaces.WithNamespace(ctx, Namespace)
 }
 
-// Close disconnects and stops the daemon this runtime started.
+// Close stops reading the containers' output, disconnects and stops the
+// daemon this runtime started; the containers keep running.
 func (r *Runtime) Close() error {
+	r.stopOutputs()
 	r.cancel()
 	err := r.client.Close()
 	r.daemon.Stop()
@@ -464,6 +473,10 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	if ctr.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(ctr.WorkingDir))
 	}
+	if ctr.TTY {
+		// The process gets a terminal, which the shim creates and reads.
+		opts = append(opts, oci.WithTTY)
+	}
 	if req.Sandbox.NetNS != "" {
 		opts = append(opts,
 			oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.NetworkNamespace, Path: req.Sandbox.NetNS}),
@@ -476,6 +489,12 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	labels := map[string]string{
 		LabelPodUID: string(pod.UID), LabelPodNamespace: pod.Namespace, LabelPodName: pod.Name,
 		LabelContainerName: ctr.Name, LabelAttempt: strconv.Itoa(req.Attempt),
+	}
+	if ctr.Stdin {
+		labels[labelStdin] = "true"
+		if ctr.StdinOnce {
+			labels[labelStdin] = "once"
+		}
 	}
 	// Under the node's lease NewContainer skips creating and deleting one
 	// of its own: two fewer metadata writes (each fsynced, one at a time)
@@ -501,32 +520,33 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	if err != nil {
 		return fmt.Errorf("creating container %s: %w", ctr.Name, err)
 	}
-	ioCreator := cio.LogFile(logPath)
-	if ctr.Stdin || ctr.TTY {
-		if ioCreator, _, err = r.attachableIO(id, logPath, ctr.Stdin, ctr.StdinOnce, ctr.TTY); err != nil {
-			_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
-			return err
-		}
+	ioCreator, out, err := r.containerIO(id, pod.UID, logPath, ctr.Stdin, ctr.StdinOnce, ctr.TTY)
+	if err != nil {
+		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
+		return err
 	}
 	task, err := c.NewTask(ctx, ioCreator)
 	if err != nil {
-		r.forgetAttachable(id)
+		r.dropOutput(id)
 		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
 		return fmt.Errorf("creating task of %s: %w", ctr.Name, err)
 	}
+	r.started(out, task)
 	exitc, err := task.Wait(context.WithoutCancel(ctx))
 	if err != nil {
 		_, _ = task.Delete(ctx, containerd.WithProcessKill)
+		r.dropOutput(id)
 		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
 		return err
 	}
 	if err := task.Start(ctx); err != nil {
 		_, _ = task.Delete(ctx, containerd.WithProcessKill)
+		r.dropOutput(id)
 		_ = c.Delete(ctx, containerd.WithSnapshotCleanup)
 		return fmt.Errorf("starting %s: %w", ctr.Name, err)
 	}
 	r.recordStart(ctx, c, time.Now())
-	r.watch(id, pod.UID, exitc, task.IO())
+	r.watch(id, pod.UID, exitc)
 	if req.Attempt >= 2 {
 		r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
 	}
@@ -564,11 +584,13 @@ const containersLease = "kubeseed-containers"
 // (a process it left behind may hold its stdout open).
 const ioDrainTimeout = 2 * time.Second
 
-// watch tells the pod's worker when the task exits. When the agent copies
-// the container's output (ctrIO, of a container with stdin or tty), the
-// exit counts only once the copy has drained: the exit event can overtake
-// the last output, which would otherwise miss the log and attached clients.
-func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitStatus, ctrIO cio.IO) {
+// watch tells the pod's worker when the task exits. The exit counts only
+// once the container's output has drained into its log: the exit event can
+// overtake the last output, which would otherwise miss the log and attached
+// clients. A wait that ends with an error is containerd's connection
+// ending, not the container: when the agent stops, the output is left for
+// the next agent; otherwise the next sync watches again.
+func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitStatus) {
 	r.mu.Lock()
 	if r.watched[id] {
 		r.mu.Unlock()
@@ -577,19 +599,19 @@ func (r *Runtime) watch(id string, uid types.UID, exitc <-chan containerd.ExitSt
 	r.watched[id] = true
 	r.mu.Unlock()
 	go func() {
-		<-exitc
-		if ctrIO != nil {
-			drained := make(chan struct{})
-			go func() { ctrIO.Wait(); close(drained) }()
-			select {
-			case <-drained:
-			case <-time.After(ioDrainTimeout):
-			}
+		st := <-exitc
+		r.mu.Lock()
+		closing := r.closing
+		r.mu.Unlock()
+		if closing {
+			return
+		}
+		if st.Error() == nil {
+			r.exited(id)
 		}
 		r.mu.Lock()
 		delete(r.watched, id)
 		r.mu.Unlock()
-		r.forgetAttachable(id)
 		if r.cfg.Notify != nil {
 			r.cfg.Notify(uid)
 		}
@@ -829,11 +851,12 @@ func (r *Runtime) Containers(ctx context.Context, uid types.UID) ([]kruntime.Con
 				case containerd.Running, containerd.Paused, containerd.Pausing:
 					kc.State = kruntime.StateRunning
 					if exitc, err := t.Wait(context.WithoutCancel(ctx)); err == nil {
-						r.watch(c.ID(), uid, exitc, nil)
+						r.watch(c.ID(), uid, exitc)
 					}
 				case containerd.Created:
 					kc.State = kruntime.StateCreated
 				default:
+					r.awaitOutput(c.ID())
 					kc.State, kc.ExitCode, kc.FinishedAt = kruntime.StateExited, int32(st.ExitStatus), st.ExitTime
 					r.recordExit(ctx, c, kc.ExitCode, kc.FinishedAt)
 					if _, err := t.Delete(ctx); err != nil && !errdefs.IsNotFound(err) {
