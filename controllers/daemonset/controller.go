@@ -67,6 +67,12 @@ func SetupWithManager(mgr ctrl.Manager) error {
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
+	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
+		return err
+	}
+	if err := ownership.IndexControllerUID(mgr, &appsv1.ControllerRevision{}); err != nil {
+		return err
+	}
 	owner := ownership.Owner{APIVersion: kind.GroupVersion().String(), Kind: kind.Kind, Matching: r.matching,
 		OnDelete: func(key types.NamespacedName, obj client.Object) {
 			if p, ok := obj.(*corev1.Pod); ok {
@@ -163,15 +169,12 @@ func (r *Reconciler) sync(ctx context.Context, ds *appsv1.DaemonSet) error {
 	for i := range nodeList.Items {
 		nodes = append(nodes, &nodeList.Items[i])
 	}
-	var podList corev1.PodList
-	if err := r.Client.List(ctx, &podList, client.InNamespace(ds.Namespace)); err != nil {
+	var podList, orphans corev1.PodList
+	if err := ownership.ListCandidates(ctx, r.Client, ds.Namespace, ds, selector, &podList, &orphans); err != nil {
 		return fmt.Errorf("listing pods of %s: %w", ds.Name, err)
 	}
-	candidates := make([]*corev1.Pod, 0, len(podList.Items))
-	for i := range podList.Items {
-		candidates = append(candidates, &podList.Items[i])
-	}
-	pods, err := ownership.Claim(ctx, r.Client, ds, ref, selector, candidates, recheck)
+	podList.Items = append(podList.Items, orphans.Items...)
+	pods, err := ownership.Claim(ctx, r.Client, ds, ref, selector, ownership.Pointers(podList.Items), recheck)
 	if err != nil {
 		return err
 	}
@@ -264,15 +267,12 @@ func (r *Reconciler) act(ctx context.Context, ds *appsv1.DaemonSet, ref metav1.O
 // pods carry as controller-revision-hash.
 func (r *Reconciler) history(ctx context.Context, ds *appsv1.DaemonSet, ref metav1.OwnerReference, selector labels.Selector,
 	recheck func(context.Context) error) (*appsv1.ControllerRevision, []*appsv1.ControllerRevision, error) {
-	var list appsv1.ControllerRevisionList
-	if err := r.Client.List(ctx, &list, client.InNamespace(ds.Namespace)); err != nil {
+	var list, orphans appsv1.ControllerRevisionList
+	if err := ownership.ListCandidates(ctx, r.Client, ds.Namespace, ds, selector, &list, &orphans); err != nil {
 		return nil, nil, fmt.Errorf("listing revisions of %s: %w", ds.Name, err)
 	}
-	candidates := make([]*appsv1.ControllerRevision, 0, len(list.Items))
-	for i := range list.Items {
-		candidates = append(candidates, &list.Items[i])
-	}
-	revs, err := ownership.Claim(ctx, r.Client, ds, ref, selector, candidates, recheck)
+	list.Items = append(list.Items, orphans.Items...)
+	revs, err := ownership.Claim(ctx, r.Client, ds, ref, selector, ownership.Pointers(list.Items), recheck)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,6 +2,8 @@ package ownership
 
 import (
 	"context"
+	"reflect"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -15,15 +17,38 @@ import (
 // cache on every sync, which made syncs quadratic in the namespace's size.
 const ControllerUIDIndex = "kubeseed.io/controller-uid"
 
+// indexed records the (manager, type) pairs whose cache has
+// ControllerUIDIndex: several controllers read pods by it, each may run
+// without the others, and the cache refuses a second registration.
+var (
+	indexMu sync.Mutex
+	indexed = map[indexKey]bool{}
+)
+
+type indexKey struct {
+	mgr ctrl.Manager
+	typ reflect.Type
+}
+
 // IndexControllerUID registers ControllerUIDIndex for obj's type in mgr's
-// cache. Register it once per type per manager.
+// cache, once however many controllers ask for it.
 func IndexControllerUID(mgr ctrl.Manager, obj client.Object) error {
-	return mgr.GetFieldIndexer().IndexField(context.Background(), obj, ControllerUIDIndex, func(o client.Object) []string {
+	key := indexKey{mgr: mgr, typ: reflect.TypeOf(obj)}
+	indexMu.Lock()
+	defer indexMu.Unlock()
+	if indexed[key] {
+		return nil
+	}
+	err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, ControllerUIDIndex, func(o client.Object) []string {
 		if ref := metav1.GetControllerOf(o); ref != nil {
 			return []string{string(ref.UID)}
 		}
 		return []string{""}
 	})
+	if err == nil {
+		indexed[key] = true
+	}
+	return err
 }
 
 // ListCandidates lists into list the objects of ns that owner may claim:
@@ -36,4 +61,13 @@ func ListCandidates(ctx context.Context, c client.Reader, ns string, owner metav
 	}
 	return c.List(ctx, orphans, client.InNamespace(ns), client.MatchingFields{ControllerUIDIndex: ""},
 		client.MatchingLabelsSelector{Selector: selector})
+}
+
+// Pointers returns pointers to items, in the form Claim takes.
+func Pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
+	}
+	return out
 }

@@ -53,6 +53,12 @@ func SetupWithManager(mgr ctrl.Manager) error {
 
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
+		return err
+	}
+	if err := ownership.IndexControllerUID(mgr, &appsv1.ControllerRevision{}); err != nil {
+		return err
+	}
 	owner := ownership.Owner{APIVersion: kind.GroupVersion().String(), Kind: kind.Kind, Matching: r.matching}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("statefulset").
@@ -100,23 +106,21 @@ func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) (ctrl.Re
 	ref := ownership.NewControllerRef(set, kind.GroupVersion().String(), kind.Kind)
 	recheck := ownership.RecheckOwner(r.APIReader, &appsv1.StatefulSet{}, set)
 
-	var revList appsv1.ControllerRevisionList
-	if err := r.Client.List(ctx, &revList, client.InNamespace(set.Namespace)); err != nil {
+	var revList, revOrphans appsv1.ControllerRevisionList
+	if err := ownership.ListCandidates(ctx, r.Client, set.Namespace, set, selector, &revList, &revOrphans); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing revisions of %s: %w", set.Name, err)
 	}
-	revCandidates := make([]*appsv1.ControllerRevision, 0, len(revList.Items))
-	for i := range revList.Items {
-		revCandidates = append(revCandidates, &revList.Items[i])
-	}
-	revs, err := ownership.Claim(ctx, r.Client, set, ref, selector, revCandidates, recheck)
+	revList.Items = append(revList.Items, revOrphans.Items...)
+	revs, err := ownership.Claim(ctx, r.Client, set, ref, selector, ownership.Pointers(revList.Items), recheck)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 
-	var podList corev1.PodList
-	if err := r.Client.List(ctx, &podList, client.InNamespace(set.Namespace)); err != nil {
+	var podList, orphans corev1.PodList
+	if err := ownership.ListCandidates(ctx, r.Client, set.Namespace, set, selector, &podList, &orphans); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", set.Name, err)
 	}
+	podList.Items = append(podList.Items, orphans.Items...)
 	var candidates []*corev1.Pod
 	for i := range podList.Items {
 		p := &podList.Items[i]
