@@ -25,6 +25,9 @@ type Config struct {
 	EtcdServers []string
 	// EtcdCAFile, EtcdCertFile and EtcdKeyFile secure the external etcd connection.
 	EtcdCAFile, EtcdCertFile, EtcdKeyFile string
+	// EtcdUnsafeNoFsync runs the embedded etcd without fsync (see
+	// etcd.Config.UnsafeNoFsync): for test environments only.
+	EtcdUnsafeNoFsync bool
 	// ServiceClusterIPRange is the CIDR cluster IPs come from (default 10.96.0.0/12).
 	ServiceClusterIPRange string
 	// ServiceNodePortRange is the inclusive node port range (default 30000-32767).

@@ -118,7 +118,7 @@ func (s *Server) Run(ctx context.Context) error {
 	endpoints := s.cfg.EtcdServers
 	etcdErr := make(<-chan error)
 	if len(endpoints) == 0 {
-		e, err := etcd.Start(ctx, etcd.Config{Dir: filepath.Join(s.cfg.DataDir, "etcd")})
+		e, err := etcd.Start(ctx, etcd.Config{Dir: filepath.Join(s.cfg.DataDir, "etcd"), UnsafeNoFsync: s.cfg.EtcdUnsafeNoFsync})
 		if err != nil {
 			return err
 		}

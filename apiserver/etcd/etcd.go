@@ -15,6 +15,10 @@ type Config struct {
 	Dir string
 	// LogLevel is etcd's own log level; the default "fatal" keeps the API server's log readable (etcd logs harmless errors on every close); failures still reach Err().
 	LogLevel string
+	// UnsafeNoFsync skips etcd's fsync of every write: a power cut can lose
+	// acknowledged writes. Only for throw-away clusters (test environments,
+	// as upstream's envtest runs its etcd).
+	UnsafeNoFsync bool
 }
 
 // Server is a started embedded etcd.
@@ -46,6 +50,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	ec.InitialCluster = ec.Name + "=" + advertisePeer.String()
 	// The API server compacts on its own schedule; etcd's metrics listener is not wanted.
 	ec.ListenMetricsUrls = nil
+	ec.UnsafeNoFsync = cfg.UnsafeNoFsync
 	e, err := embed.StartEtcd(ec)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded etcd in %s: %w", cfg.Dir, err)
