@@ -7,6 +7,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -16,11 +17,13 @@ import (
 	"k8s.io/endpointslice"
 	endpointsliceutil "k8s.io/endpointslice/util"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 )
 
@@ -59,7 +62,9 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("endpoints").
 		For(&corev1.Service{}).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.servicesForPod)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.servicesForPod), builder.WithPredicates(predicate.Funcs{
+			UpdateFunc: func(e event.UpdateEvent) bool { return endpointsChanged(e.ObjectOld, e.ObjectNew) },
+		})).
 		Watches(&discoveryv1.EndpointSlice{}, handler.Funcs{
 			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 				enqueueSliceService(e.Object, q)
@@ -90,10 +95,37 @@ func enqueueSliceService(obj client.Object, q workqueue.TypedRateLimitingInterfa
 	}
 }
 
-// servicesForPod maps a pod to the Services whose selectors match it.
+// endpointsChanged reports whether a pod update can change an endpoint, as
+// upstream's podEndpointsChanged: most pod updates are container statuses
+// that no endpoint shows, and each would resync every Service selecting the
+// pod. A pod's containers and their ports are immutable.
+func endpointsChanged(oldObj, newObj client.Object) bool {
+	o, ok1 := oldObj.(*corev1.Pod)
+	n, ok2 := newObj.(*corev1.Pod)
+	if !ok1 || !ok2 {
+		return true
+	}
+	return !equality.Semantic.DeepEqual(o.Labels, n.Labels) ||
+		!equality.Semantic.DeepEqual(o.DeletionTimestamp, n.DeletionTimestamp) ||
+		!equality.Semantic.DeepEqual(o.Status.PodIPs, n.Status.PodIPs) || o.Status.PodIP != n.Status.PodIP ||
+		o.Status.Phase != n.Status.Phase || podReady(o) != podReady(n) ||
+		o.Spec.NodeName != n.Spec.NodeName || o.Spec.Hostname != n.Spec.Hostname || o.Spec.Subdomain != n.Spec.Subdomain
+}
+
+func podReady(p *corev1.Pod) corev1.ConditionStatus {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status
+		}
+	}
+	return corev1.ConditionUnknown
+}
+
+// servicesForPod maps a pod to the Services whose selectors match it. It
+// only reads the cached Services, so it lists them without copies.
 func (r *Reconciler) servicesForPod(ctx context.Context, obj client.Object) []reconcile.Request {
 	var list corev1.ServiceList
-	if err := r.client.List(ctx, &list, client.InNamespace(obj.GetNamespace())); err != nil {
+	if err := r.client.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	var out []reconcile.Request
