@@ -18,194 +18,190 @@ import (
 	"k8s.io/apiserver/pkg/registry/rest"
 )
 
-// SelfSubjectAccessReviewREST answers "may I?" (kubectl auth can-i) by asking
-// the server's authorizer about the requesting user.
-type SelfSubjectAccessReviewREST struct {
-	Authorizer authorizer.Authorizer
+// reviewREST serves one kind of review: an object that is only created,
+// answered from the request and never stored. check validates it (an
+// API error), answer fills in its status.
+type reviewREST[T runtime.Object] struct {
+	kind       string
+	singular   string
+	namespaced bool
+	newObj     func() T
+	check      func(context.Context, T) error
+	answer     func(context.Context, T) (runtime.Object, error)
 }
 
 var (
-	_ rest.Creater              = &SelfSubjectAccessReviewREST{}
-	_ rest.Scoper               = &SelfSubjectAccessReviewREST{}
-	_ rest.SingularNameProvider = &SelfSubjectAccessReviewREST{}
+	_ rest.Creater              = &reviewREST[*authorizationv1.SubjectAccessReview]{}
+	_ rest.Scoper               = &reviewREST[*authorizationv1.SubjectAccessReview]{}
+	_ rest.SingularNameProvider = &reviewREST[*authorizationv1.SubjectAccessReview]{}
 )
 
-func (r *SelfSubjectAccessReviewREST) New() runtime.Object {
-	return &authorizationv1.SelfSubjectAccessReview{}
-}
-func (r *SelfSubjectAccessReviewREST) Destroy()                {}
-func (r *SelfSubjectAccessReviewREST) NamespaceScoped() bool   { return false }
-func (r *SelfSubjectAccessReviewREST) GetSingularName() string { return "selfsubjectaccessreview" }
+func (r *reviewREST[T]) New() runtime.Object     { return r.newObj() }
+func (r *reviewREST[T]) Destroy()                {}
+func (r *reviewREST[T]) NamespaceScoped() bool   { return r.namespaced }
+func (r *reviewREST[T]) GetSingularName() string { return r.singular }
 
-func (r *SelfSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	review, ok := obj.(*authorizationv1.SelfSubjectAccessReview)
+func (r *reviewREST[T]) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
+	review, ok := obj.(T)
 	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectAccessReview: %T", obj))
+		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a %s: %T", r.kind, obj))
 	}
-	errs := validateReviewSpec(review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	errs = append(errs, validateReviewMeta(review.ObjectMeta, false)...)
+	if r.check != nil {
+		if err := r.check(ctx, review); err != nil {
+			return nil, err
+		}
+	}
+	if createValidation != nil {
+		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
+			return nil, err
+		}
+	}
+	return r.answer(ctx, review)
+}
+
+// invalid is the error of a review with errs, nil without.
+func invalid(errs field.ErrorList) error {
 	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid(reviewKind, "", errs)
+		return apierrors.NewInvalid(reviewKind, "", errs)
 	}
-	if createValidation != nil {
-		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user present on request")
-	}
-	review.Status = authorize(ctx, r.Authorizer, u, review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	return review, nil
+	return nil
 }
 
-// SubjectAccessReviewREST answers "may this user?" for any user, groups and
-// extra (kubectl auth can-i --as asks through impersonation instead).
-type SubjectAccessReviewREST struct {
-	Authorizer authorizer.Authorizer
+// NewSelfSubjectAccessReviewREST answers "may I?" (kubectl auth can-i) by
+// asking a about the requesting user.
+func NewSelfSubjectAccessReviewREST(a authorizer.Authorizer) rest.Storage {
+	return &reviewREST[*authorizationv1.SelfSubjectAccessReview]{
+		kind: "SelfSubjectAccessReview", singular: "selfsubjectaccessreview",
+		newObj: func() *authorizationv1.SelfSubjectAccessReview { return &authorizationv1.SelfSubjectAccessReview{} },
+		check: func(_ context.Context, r *authorizationv1.SelfSubjectAccessReview) error {
+			errs := validateReviewSpec(r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			return invalid(append(errs, validateReviewMeta(r.ObjectMeta, false)...))
+		},
+		answer: func(ctx context.Context, r *authorizationv1.SelfSubjectAccessReview) (runtime.Object, error) {
+			u, ok := genericapirequest.UserFrom(ctx)
+			if !ok {
+				return nil, apierrors.NewBadRequest("no user present on request")
+			}
+			r.Status = authorize(ctx, a, u, r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			return r, nil
+		},
+	}
 }
 
-var (
-	_ rest.Creater              = &SubjectAccessReviewREST{}
-	_ rest.Scoper               = &SubjectAccessReviewREST{}
-	_ rest.SingularNameProvider = &SubjectAccessReviewREST{}
-)
-
-func (r *SubjectAccessReviewREST) New() runtime.Object {
-	return &authorizationv1.SubjectAccessReview{}
-}
-func (r *SubjectAccessReviewREST) Destroy()                {}
-func (r *SubjectAccessReviewREST) NamespaceScoped() bool   { return false }
-func (r *SubjectAccessReviewREST) GetSingularName() string { return "subjectaccessreview" }
-
-func (r *SubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	review, ok := obj.(*authorizationv1.SubjectAccessReview)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SubjectAccessReview: %T", obj))
+// NewSubjectAccessReviewREST answers "may this user?" for any user, groups
+// and extra (kubectl auth can-i --as asks through impersonation instead).
+func NewSubjectAccessReviewREST(a authorizer.Authorizer) rest.Storage {
+	return &reviewREST[*authorizationv1.SubjectAccessReview]{
+		kind: "SubjectAccessReview", singular: "subjectaccessreview",
+		newObj: func() *authorizationv1.SubjectAccessReview { return &authorizationv1.SubjectAccessReview{} },
+		check: func(_ context.Context, r *authorizationv1.SubjectAccessReview) error {
+			errs := validateReviewSpec(r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			errs = append(errs, validateReviewSubject(r.Spec)...)
+			return invalid(append(errs, validateReviewMeta(r.ObjectMeta, false)...))
+		},
+		answer: func(ctx context.Context, r *authorizationv1.SubjectAccessReview) (runtime.Object, error) {
+			r.Status = authorize(ctx, a, reviewedUser(r.Spec), r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			return r, nil
+		},
 	}
-	errs := validateReviewSpec(review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	errs = append(errs, validateReviewSubject(review.Spec)...)
-	errs = append(errs, validateReviewMeta(review.ObjectMeta, false)...)
-	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid(reviewKind, "", errs)
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	review.Status = authorize(ctx, r.Authorizer, reviewedUser(review.Spec), review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	return review, nil
 }
 
-// LocalSubjectAccessReviewREST is SubjectAccessReview within one namespace,
-// so a namespace's admins may ask it (the admin role grants it).
-type LocalSubjectAccessReviewREST struct {
-	Authorizer authorizer.Authorizer
+// NewLocalSubjectAccessReviewREST is SubjectAccessReview within one
+// namespace, so a namespace's admins may ask it (the admin role grants it).
+func NewLocalSubjectAccessReviewREST(a authorizer.Authorizer) rest.Storage {
+	return &reviewREST[*authorizationv1.LocalSubjectAccessReview]{
+		kind: "LocalSubjectAccessReview", singular: "localsubjectaccessreview", namespaced: true,
+		newObj: func() *authorizationv1.LocalSubjectAccessReview { return &authorizationv1.LocalSubjectAccessReview{} },
+		check: func(ctx context.Context, r *authorizationv1.LocalSubjectAccessReview) error {
+			errs := validateReviewSpec(r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			errs = append(errs, validateReviewSubject(r.Spec)...)
+			errs = append(errs, validateReviewMeta(r.ObjectMeta, true)...)
+			if ra := r.Spec.ResourceAttributes; ra != nil && ra.Namespace != r.Namespace {
+				errs = append(errs, field.Invalid(field.NewPath("spec.resourceAttributes.namespace"), ra.Namespace, "must match metadata.namespace"))
+			}
+			if nra := r.Spec.NonResourceAttributes; nra != nil {
+				errs = append(errs, field.Invalid(field.NewPath("spec.nonResourceAttributes"), nonResourceValueOf(nra), "disallowed on this kind of request"))
+			}
+			if err := invalid(errs); err != nil {
+				return err
+			}
+			namespace := genericapirequest.NamespaceValue(ctx)
+			if namespace == "" {
+				return apierrors.NewBadRequest(fmt.Sprintf("namespace is required on this type: %v", namespace))
+			}
+			if namespace != r.Namespace {
+				return apierrors.NewBadRequest(fmt.Sprintf("spec.resourceAttributes.namespace must match namespace: %v", namespace))
+			}
+			return nil
+		},
+		answer: func(ctx context.Context, r *authorizationv1.LocalSubjectAccessReview) (runtime.Object, error) {
+			r.Status = authorize(ctx, a, reviewedUser(r.Spec), r.Spec.ResourceAttributes, r.Spec.NonResourceAttributes)
+			return r, nil
+		},
+	}
 }
 
-var (
-	_ rest.Creater              = &LocalSubjectAccessReviewREST{}
-	_ rest.Scoper               = &LocalSubjectAccessReviewREST{}
-	_ rest.SingularNameProvider = &LocalSubjectAccessReviewREST{}
-)
-
-func (r *LocalSubjectAccessReviewREST) New() runtime.Object {
-	return &authorizationv1.LocalSubjectAccessReview{}
-}
-func (r *LocalSubjectAccessReviewREST) Destroy()                {}
-func (r *LocalSubjectAccessReviewREST) NamespaceScoped() bool   { return true }
-func (r *LocalSubjectAccessReviewREST) GetSingularName() string { return "localsubjectaccessreview" }
-
-func (r *LocalSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	review, ok := obj.(*authorizationv1.LocalSubjectAccessReview)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a LocalSubjectAccessReview: %T", obj))
+// NewSelfSubjectRulesReviewREST answers "what may I do in this namespace?"
+// (kubectl auth can-i --list) with the rules rules finds for the
+// requesting user.
+func NewSelfSubjectRulesReviewREST(rules authorizer.RuleResolver) rest.Storage {
+	return &reviewREST[*authorizationv1.SelfSubjectRulesReview]{
+		kind: "SelfSubjectRulesReview", singular: "selfsubjectrulesreview",
+		newObj: func() *authorizationv1.SelfSubjectRulesReview { return &authorizationv1.SelfSubjectRulesReview{} },
+		check: func(ctx context.Context, r *authorizationv1.SelfSubjectRulesReview) error {
+			if _, ok := genericapirequest.UserFrom(ctx); !ok {
+				return apierrors.NewBadRequest("no user present on request")
+			}
+			if r.Spec.Namespace == "" {
+				return apierrors.NewBadRequest("no namespace on request")
+			}
+			return nil
+		},
+		answer: func(ctx context.Context, r *authorizationv1.SelfSubjectRulesReview) (runtime.Object, error) {
+			u, _ := genericapirequest.UserFrom(ctx)
+			res, nonRes, incomplete, err := rules.RulesFor(ctx, u, r.Spec.Namespace)
+			out := &authorizationv1.SelfSubjectRulesReview{Status: authorizationv1.SubjectRulesReviewStatus{
+				ResourceRules:    make([]authorizationv1.ResourceRule, len(res)),
+				NonResourceRules: make([]authorizationv1.NonResourceRule, len(nonRes)),
+				Incomplete:       incomplete,
+			}}
+			for i, rule := range res {
+				out.Status.ResourceRules[i] = authorizationv1.ResourceRule{Verbs: rule.GetVerbs(), APIGroups: rule.GetAPIGroups(),
+					Resources: rule.GetResources(), ResourceNames: rule.GetResourceNames()}
+			}
+			for i, rule := range nonRes {
+				out.Status.NonResourceRules[i] = authorizationv1.NonResourceRule{Verbs: rule.GetVerbs(), NonResourceURLs: rule.GetNonResourceURLs()}
+			}
+			if err != nil {
+				out.Status.EvaluationError = err.Error()
+			}
+			return out, nil
+		},
 	}
-	errs := validateReviewSpec(review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	errs = append(errs, validateReviewSubject(review.Spec)...)
-	errs = append(errs, validateReviewMeta(review.ObjectMeta, true)...)
-	if ra := review.Spec.ResourceAttributes; ra != nil && ra.Namespace != review.Namespace {
-		errs = append(errs, field.Invalid(field.NewPath("spec.resourceAttributes.namespace"), ra.Namespace, "must match metadata.namespace"))
-	}
-	if nra := review.Spec.NonResourceAttributes; nra != nil {
-		errs = append(errs, field.Invalid(field.NewPath("spec.nonResourceAttributes"), nonResourceValueOf(nra), "disallowed on this kind of request"))
-	}
-	if len(errs) > 0 {
-		return nil, apierrors.NewInvalid(reviewKind, "", errs)
-	}
-	namespace := genericapirequest.NamespaceValue(ctx)
-	if namespace == "" {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("namespace is required on this type: %v", namespace))
-	}
-	if namespace != review.Namespace {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("spec.resourceAttributes.namespace must match namespace: %v", namespace))
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	review.Status = authorize(ctx, r.Authorizer, reviewedUser(review.Spec), review.Spec.ResourceAttributes, review.Spec.NonResourceAttributes)
-	return review, nil
 }
 
-// SelfSubjectRulesReviewREST answers "what may I do in this namespace?"
-// (kubectl auth can-i --list) with the rules the server's rule resolver
-// finds for the requesting user.
-type SelfSubjectRulesReviewREST struct {
-	Rules authorizer.RuleResolver
-}
-
-var (
-	_ rest.Creater              = &SelfSubjectRulesReviewREST{}
-	_ rest.Scoper               = &SelfSubjectRulesReviewREST{}
-	_ rest.SingularNameProvider = &SelfSubjectRulesReviewREST{}
-)
-
-func (r *SelfSubjectRulesReviewREST) New() runtime.Object {
-	return &authorizationv1.SelfSubjectRulesReview{}
-}
-func (r *SelfSubjectRulesReviewREST) Destroy()                {}
-func (r *SelfSubjectRulesReviewREST) NamespaceScoped() bool   { return false }
-func (r *SelfSubjectRulesReviewREST) GetSingularName() string { return "selfsubjectrulesreview" }
-
-func (r *SelfSubjectRulesReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	review, ok := obj.(*authorizationv1.SelfSubjectRulesReview)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectRulesReview: %T", obj))
+// NewSelfSubjectReviewREST answers "who am I?" (kubectl auth whoami) with
+// the requesting user as the server authenticated it.
+func NewSelfSubjectReviewREST() rest.Storage {
+	return &reviewREST[*authenticationv1.SelfSubjectReview]{
+		kind: "SelfSubjectReview", singular: "selfsubjectreview",
+		newObj: func() *authenticationv1.SelfSubjectReview { return &authenticationv1.SelfSubjectReview{} },
+		answer: func(ctx context.Context, r *authenticationv1.SelfSubjectReview) (runtime.Object, error) {
+			u, ok := genericapirequest.UserFrom(ctx)
+			if !ok {
+				return nil, apierrors.NewBadRequest("no user in the request")
+			}
+			info := authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
+			if extra := u.GetExtra(); len(extra) > 0 {
+				info.Extra = map[string]authenticationv1.ExtraValue{}
+				for k, v := range extra {
+					info.Extra[k] = v
+				}
+			}
+			r.Status.UserInfo = info
+			return r, nil
+		},
 	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user present on request")
-	}
-	namespace := review.Spec.Namespace
-	if namespace == "" {
-		return nil, apierrors.NewBadRequest("no namespace on request")
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	res, nonRes, incomplete, err := r.Rules.RulesFor(ctx, u, namespace)
-	out := &authorizationv1.SelfSubjectRulesReview{Status: authorizationv1.SubjectRulesReviewStatus{
-		ResourceRules:    make([]authorizationv1.ResourceRule, len(res)),
-		NonResourceRules: make([]authorizationv1.NonResourceRule, len(nonRes)),
-		Incomplete:       incomplete,
-	}}
-	for i, rule := range res {
-		out.Status.ResourceRules[i] = authorizationv1.ResourceRule{Verbs: rule.GetVerbs(), APIGroups: rule.GetAPIGroups(),
-			Resources: rule.GetResources(), ResourceNames: rule.GetResourceNames()}
-	}
-	for i, rule := range nonRes {
-		out.Status.NonResourceRules[i] = authorizationv1.NonResourceRule{Verbs: rule.GetVerbs(), NonResourceURLs: rule.GetNonResourceURLs()}
-	}
-	if err != nil {
-		out.Status.EvaluationError = err.Error()
-	}
-	return out, nil
 }
 
 // reviewKind is what upstream names an invalid review: the group only (its
@@ -311,44 +307,4 @@ func authorize(ctx context.Context, a authorizer.Authorizer, u user.Info, ra *au
 		status.EvaluationError = err.Error()
 	}
 	return status
-}
-
-// SelfSubjectReviewREST answers "who am I?" (kubectl auth whoami) with the
-// requesting user as the server authenticated it.
-type SelfSubjectReviewREST struct{}
-
-var (
-	_ rest.Creater              = &SelfSubjectReviewREST{}
-	_ rest.Scoper               = &SelfSubjectReviewREST{}
-	_ rest.SingularNameProvider = &SelfSubjectReviewREST{}
-)
-
-func (r *SelfSubjectReviewREST) New() runtime.Object     { return &authenticationv1.SelfSubjectReview{} }
-func (r *SelfSubjectReviewREST) Destroy()                {}
-func (r *SelfSubjectReviewREST) NamespaceScoped() bool   { return false }
-func (r *SelfSubjectReviewREST) GetSingularName() string { return "selfsubjectreview" }
-
-func (r *SelfSubjectReviewREST) Create(ctx context.Context, obj runtime.Object, createValidation rest.ValidateObjectFunc, _ *metav1.CreateOptions) (runtime.Object, error) {
-	review, ok := obj.(*authenticationv1.SelfSubjectReview)
-	if !ok {
-		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectReview: %T", obj))
-	}
-	if createValidation != nil {
-		if err := createValidation(ctx, review.DeepCopyObject()); err != nil {
-			return nil, err
-		}
-	}
-	u, ok := genericapirequest.UserFrom(ctx)
-	if !ok {
-		return nil, apierrors.NewBadRequest("no user in the request")
-	}
-	info := authenticationv1.UserInfo{Username: u.GetName(), UID: u.GetUID(), Groups: u.GetGroups()}
-	if extra := u.GetExtra(); len(extra) > 0 {
-		info.Extra = map[string]authenticationv1.ExtraValue{}
-		for k, v := range extra {
-			info.Extra[k] = v
-		}
-	}
-	review.Status.UserInfo = info
-	return review, nil
 }

@@ -436,17 +436,17 @@ func BuildAll(d Deps) ([]Group, error) {
 	if d.Authorizer != nil {
 		guardRBAC(groups, index, stores, d.Authorizer)
 		reviews := map[string]rest.Storage{
-			"selfsubjectaccessreviews":  &SelfSubjectAccessReviewREST{Authorizer: d.Authorizer},
-			"subjectaccessreviews":      &SubjectAccessReviewREST{Authorizer: d.Authorizer},
-			"localsubjectaccessreviews": &LocalSubjectAccessReviewREST{Authorizer: d.Authorizer},
+			"selfsubjectaccessreviews":  NewSelfSubjectAccessReviewREST(d.Authorizer),
+			"subjectaccessreviews":      NewSubjectAccessReviewREST(d.Authorizer),
+			"localsubjectaccessreviews": NewLocalSubjectAccessReviewREST(d.Authorizer),
 		}
 		if d.Rules != nil {
-			reviews["selfsubjectrulesreviews"] = &SelfSubjectRulesReviewREST{Rules: d.Rules}
+			reviews["selfsubjectrulesreviews"] = NewSelfSubjectRulesReviewREST(d.Rules)
 		}
 		groups = append(groups, Group{GroupVersion: authorizationv1.SchemeGroupVersion, Storage: reviews})
 	}
 	groups = append(groups, Group{GroupVersion: authenticationv1.SchemeGroupVersion, Storage: map[string]rest.Storage{
-		"selfsubjectreviews": &SelfSubjectReviewREST{},
+		"selfsubjectreviews": NewSelfSubjectReviewREST(),
 	}})
 	if t := d.Tokens; t != nil {
 		if t.Lookup == nil {
