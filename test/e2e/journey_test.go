@@ -36,6 +36,7 @@ func TestJourney(t *testing.T) {
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
 		{"workloads at a glance", workloadsAtAGlance},
+		{"offline images", offlineImages},
 		{"service by name", serviceByName},
 		{"kubectl run -i of a program that exits at once", runExitsAtOnce},
 		{"pod calls the API in-cluster", inClusterAPI},
