@@ -77,9 +77,6 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
 	r.backoff = map[types.UID]*failures{}
 	r.released = map[types.UID]map[types.UID]bool{}
-	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
-		return err
-	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
 		For(&batchv1.Job{}).
@@ -124,12 +121,14 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 		return ctrl.Result{}, nil
 	}
 	key := client.ObjectKeyFromObject(job)
-	var podList, orphans corev1.PodList
-	if err := ownership.ListCandidates(ctx, r.Client, job.Namespace, job, selector, &podList, &orphans); err != nil {
+	var podList corev1.PodList
+	if err := r.Client.List(ctx, &podList, client.InNamespace(job.Namespace)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", job.Name, err)
 	}
-	podList.Items = append(podList.Items, orphans.Items...)
-	candidates := ownership.Pointers(podList.Items)
+	candidates := make([]*corev1.Pod, 0, len(podList.Items))
+	for i := range podList.Items {
+		candidates = append(candidates, &podList.Items[i])
+	}
 	ref := ownership.NewControllerRef(job, kind.GroupVersion().String(), kind.Kind)
 	pods, err := ownership.Claim(ctx, r.Client, job, ref, selector, candidates, ownership.RecheckOwner(r.APIReader, &batchv1.Job{}, job))
 	if err != nil {
