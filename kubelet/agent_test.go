@@ -128,6 +128,21 @@ func (h *agentHandle) stop(t testing.TB) {
 }
 
 // eventually polls cond every 250 ms until it returns true or timeout.
+// startNode runs an agent for cfg whose test pods live in ns and waits
+// for its Node; at cleanup ns's pods are removed, then the agent stops.
+func startNode(t testing.TB, cfg kubelet.Config, ns string) *agentHandle {
+	t.Helper()
+	createNamespace(t, ns)
+	h := startAgent(t, cfg)
+	t.Cleanup(func() { h.stop(t) })
+	t.Cleanup(func() { deleteAllPods(t, ns, cfg.RootDir) })
+	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
+		_, err := client.CoreV1().Nodes().Get(context.Background(), cfg.NodeName, metav1.GetOptions{})
+		return err == nil, err
+	})
+	return h
+}
+
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -24,14 +24,7 @@ import (
 func BenchmarkThirtyBusyboxPods(b *testing.B) {
 	cfg := rootAgentConfig(b, "bench-node", "kstkubelet4", "10.244.247.0/24")
 	ns := "bench"
-	createNamespace(b, ns)
-	h := startAgent(b, cfg)
-	defer h.stop(b)
-	defer deleteAllPods(b, ns, cfg.RootDir)
-	eventually(b, 60*time.Second, "node registered", func() (bool, error) {
-		_, err := client.CoreV1().Nodes().Get(context.Background(), "bench-node", metav1.GetOptions{})
-		return err == nil, err
-	})
+	startNode(b, cfg, ns)
 	// The suite's client is throttled (5/s): creating 30 pods "at once"
 	// needs one that is not.
 	rc := rest.CopyConfig(restConfig)

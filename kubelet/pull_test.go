@@ -165,14 +165,7 @@ func logOf(rootDir, ns, name string, attempt int) (string, error) {
 func TestImagePulls(t *testing.T) {
 	cfg := rootAgentConfig(t, "pull-node", "kstkubelet2", "10.244.249.0/24")
 	ns := "pull"
-	createNamespace(t, ns)
-	h := startAgent(t, cfg)
-	defer h.stop(t)
-	defer deleteAllPods(t, ns, cfg.RootDir)
-	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
-		_, err := client.CoreV1().Nodes().Get(context.Background(), "pull-node", metav1.GetOptions{})
-		return err == nil, err
-	})
+	startNode(t, cfg, ns)
 	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
 	if err != nil {
 		t.Fatal(err)
@@ -267,14 +260,7 @@ func TestImagePulls(t *testing.T) {
 func TestAlwaysPicksUpAReimportedTag(t *testing.T) {
 	cfg := rootAgentConfig(t, "retag-node", "kstkubelet3", "10.244.248.0/24")
 	ns := "retag"
-	createNamespace(t, ns)
-	h := startAgent(t, cfg)
-	defer h.stop(t)
-	defer deleteAllPods(t, ns, cfg.RootDir)
-	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
-		_, err := client.CoreV1().Nodes().Get(context.Background(), "retag-node", metav1.GetOptions{})
-		return err == nil, err
-	})
+	startNode(t, cfg, ns)
 	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
 	if err != nil {
 		t.Fatal(err)
@@ -344,14 +330,7 @@ func basicAuth(user, password string, next http.Handler) (http.Handler, func() [
 func TestImagePullSecrets(t *testing.T) {
 	cfg := rootAgentConfig(t, "secret-node", "kstkubelet6", "10.244.245.0/24")
 	ns := "pullsecrets"
-	createNamespace(t, ns)
-	h := startAgent(t, cfg)
-	defer h.stop(t)
-	defer deleteAllPods(t, ns, cfg.RootDir)
-	eventually(t, 60*time.Second, "node registered", func() (bool, error) {
-		_, err := client.CoreV1().Nodes().Get(context.Background(), "secret-node", metav1.GetOptions{})
-		return err == nil, err
-	})
+	startNode(t, cfg, ns)
 	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
 	if err != nil {
 		t.Fatal(err)

@@ -25,14 +25,7 @@ import (
 func BenchmarkPodStartLatency(b *testing.B) {
 	cfg := rootAgentConfig(b, "latency-node", "kstkubelet5", "10.244.246.0/24")
 	ns := "latency"
-	createNamespace(b, ns)
-	h := startAgent(b, cfg)
-	defer h.stop(b)
-	defer deleteAllPods(b, ns, cfg.RootDir)
-	eventually(b, 60*time.Second, "node registered", func() (bool, error) {
-		_, err := client.CoreV1().Nodes().Get(context.Background(), "latency-node", metav1.GetOptions{})
-		return err == nil, err
-	})
+	startNode(b, cfg, ns)
 	rc := rest.CopyConfig(restConfig)
 	rc.QPS, rc.Burst = 1000, 1000
 	fast, err := kubernetes.NewForConfig(rc)
