@@ -21,6 +21,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/kubeseed/kubeseed/kubelet"
 	kimages "github.com/kubeseed/kubeseed/kubelet/images"
 	"github.com/kubeseed/kubeseed/kubelet/registry"
 	kubeletcontainerd "github.com/kubeseed/kubeseed/kubelet/runtime/containerd"
@@ -44,6 +45,26 @@ func versionImage(t *testing.T, name, version string) []byte {
 		t.Fatal(err)
 	}
 	return buf.Bytes()
+}
+
+// upstreamRegistry connects to the node's containerd and serves its
+// upstreamNamespace as the test's "remote" registry, until the test ends.
+func upstreamRegistry(t *testing.T, cfg kubelet.Config) (*containerdclient.Client, *registry.Mirror) {
+	t.Helper()
+	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	up, err := registry.New(registry.Config{Images: cc.ImageService(), Content: cc.ContentStore(), Namespace: upstreamNamespace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- up.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	return cc, up
 }
 
 func importInto(t *testing.T, c *containerdclient.Client, namespace string, tarball []byte) {
@@ -166,19 +187,7 @@ func TestImagePulls(t *testing.T) {
 	cfg := rootAgentConfig(t, "pull-node", "kstkubelet2", "10.244.249.0/24")
 	ns := "pull"
 	startNode(t, cfg, ns)
-	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	up, err := registry.New(registry.Config{Images: cc.ImageService(), Content: cc.ContentStore(), Namespace: upstreamNamespace})
-	if err != nil {
-		t.Fatal(err)
-	}
-	upCtx, stopUp := context.WithCancel(context.Background())
-	upDone := make(chan error, 1)
-	go func() { upDone <- up.Run(upCtx) }()
-	defer func() { stopUp(); <-upDone }()
+	cc, up := upstreamRegistry(t, cfg)
 	// The test's registry for example.test, configured as a user would
 	// (the agent leaves such directories alone; hosts.toml is read at each
 	// pull).
@@ -331,21 +340,9 @@ func TestImagePullSecrets(t *testing.T) {
 	cfg := rootAgentConfig(t, "secret-node", "kstkubelet6", "10.244.245.0/24")
 	ns := "pullsecrets"
 	startNode(t, cfg, ns)
-	cc, err := containerdclient.New(kubeletcontainerd.SocketPath(cfg.RootDir), containerdclient.WithDefaultNamespace(kubeletcontainerd.Namespace))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cc.Close()
-	up, err := registry.New(registry.Config{Images: cc.ImageService(), Content: cc.ContentStore(), Namespace: upstreamNamespace})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The registry is served behind basic auth; its own listener stays
-	// unused until Run closes it at the end.
-	upCtx, stopUp := context.WithCancel(context.Background())
-	upDone := make(chan error, 1)
-	go func() { upDone <- up.Run(upCtx) }()
-	defer func() { stopUp(); <-upDone }()
+	// unused until the test ends.
+	cc, up := upstreamRegistry(t, cfg)
 	private, presented := basicAuth("robot", "s3cret", up)
 	srv := httptest.NewServer(private)
 	defer srv.Close()
