@@ -98,6 +98,8 @@ func Resources() []*Resource {
 			r.ValidateUpdate = typed2(validation.PodUpdate)
 			r.GracefulDelete = podGracefulDelete
 			r.Fields = podFields
+			// Every node agent watches its own pods.
+			r.WatchIndex = &WatchIndex{Field: "spec.nodeName", Value: podNodeName}
 			r.Table = tables.Pods
 		}),
 		with(core("services", "service", "Service", func() runtime.Object { return &corev1.Service{} }, func() runtime.Object { return &corev1.ServiceList{} }), func(r *Resource) {

@@ -104,6 +104,8 @@ func podGracefulDelete(_ context.Context, obj runtime.Object, options *metav1.De
 	return true
 }
 
+func podNodeName(obj runtime.Object) string { return obj.(*corev1.Pod).Spec.NodeName }
+
 func podFields(obj runtime.Object) fields.Set {
 	pod := obj.(*corev1.Pod)
 	ips := ""

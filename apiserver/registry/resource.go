@@ -54,6 +54,12 @@ type Resource struct {
 	// Fields returns the field-selector attributes beyond metadata.name and
 	// metadata.namespace.
 	Fields func(obj runtime.Object) fields.Set
+	// WatchIndex, when set, indexes the watch cache by one field selector
+	// attribute, as upstream's pod storage indexes spec.nodeName: a list or
+	// watch selecting one value of it is served from the index, and a watch
+	// event reaches only the watchers of its old and new values (and those
+	// not selecting by it), instead of every watcher filtering every event.
+	WatchIndex *WatchIndex
 	// Table renders kubectl get's columns.
 	Table rest.TableConvertor
 	// TTL makes etcd expire objects (events) after this long.
@@ -61,6 +67,13 @@ type Resource struct {
 	// StorageKey is the key segment under /registry (default Plural), so the
 	// etcd layout matches upstream's.
 	StorageKey string
+}
+
+// WatchIndex is a field selector attribute the watch cache indexes, with
+// what reads its value from an object (the same value Fields gives).
+type WatchIndex struct {
+	Field string
+	Value func(obj runtime.Object) string
 }
 
 // GroupResource returns the resource's group and plural name.

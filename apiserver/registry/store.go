@@ -13,6 +13,7 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
+	"k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 )
 
@@ -62,7 +63,18 @@ func Build(res *Resource, typer runtime.ObjectTyper, opts generic.RESTOptionsGet
 		ttl := uint64(res.TTL.Seconds())
 		store.TTLFunc = func(runtime.Object, uint64, bool) (uint64, error) { return ttl, nil }
 	}
-	if err := store.CompleteWithOptions(&generic.StoreOptions{RESTOptions: opts, AttrFunc: attrFunc(res)}); err != nil {
+	storeOpts := &generic.StoreOptions{RESTOptions: opts, AttrFunc: attrFunc(res)}
+	if ix := res.WatchIndex; ix != nil {
+		storeOpts.TriggerFunc = storage.IndexerFuncs{ix.Field: ix.Value}
+		storeOpts.Indexers = &cache.Indexers{storage.FieldIndex(ix.Field): func(obj any) ([]string, error) {
+			o, ok := obj.(runtime.Object)
+			if !ok {
+				return nil, fmt.Errorf("indexing %s: not an object: %T", res.GroupResource(), obj)
+			}
+			return []string{ix.Value(o)}, nil
+		}}
+	}
+	if err := store.CompleteWithOptions(storeOpts); err != nil {
 		return nil, fmt.Errorf("storage of %s: %w", res.GroupResource(), err)
 	}
 	out := &Storage{
@@ -83,8 +95,12 @@ func Build(res *Resource, typer runtime.ObjectTyper, opts generic.RESTOptionsGet
 }
 
 func predicate(res *Resource) func(labels.Selector, fields.Selector) storage.SelectionPredicate {
+	var indexFields []string
+	if res.WatchIndex != nil {
+		indexFields = []string{res.WatchIndex.Field}
+	}
 	return func(l labels.Selector, f fields.Selector) storage.SelectionPredicate {
-		return storage.SelectionPredicate{Label: l, Field: f, GetAttrs: attrFunc(res)}
+		return storage.SelectionPredicate{Label: l, Field: f, GetAttrs: attrFunc(res), IndexFields: indexFields}
 	}
 }
 
