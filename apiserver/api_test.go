@@ -144,7 +144,6 @@ func TestDefaulting(t *testing.T) {
 		"terminationMessagePolicy":      c.TerminationMessagePolicy == corev1.TerminationMessageReadFile,
 		"status.phase":                  p.Status.Phase == corev1.PodPending,
 		"qosClass":                      p.Status.QOSClass == corev1.PodQOSBestEffort,
-		"serviceAccountName":            p.Spec.ServiceAccountName == "default",
 	} {
 		if !ok {
 			t.Errorf("pod %s not defaulted", name)

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 
@@ -12,14 +13,18 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apiserver/pkg/admission"
+	admissioninitializer "k8s.io/apiserver/pkg/admission/initializer"
+	admissionmetrics "k8s.io/apiserver/pkg/admission/metrics"
 	"k8s.io/apiserver/pkg/admission/plugin/namespace/lifecycle"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	serveroptions "k8s.io/apiserver/pkg/server/options"
 	"k8s.io/apiserver/pkg/util/webhook"
 	clientinformers "k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	basecompatibility "k8s.io/component-base/compatibility"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
 	apiregistrationv1beta1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1beta1"
 	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
@@ -29,6 +34,7 @@ import (
 	aggregatoropenapi "k8s.io/kube-aggregator/pkg/generated/openapi"
 	"k8s.io/kube-openapi/pkg/common"
 
+	serviceaccountadmission "github.com/kubeseed/kubeseed/apiserver/admission/serviceaccount"
 	"github.com/kubeseed/kubeseed/apiserver/openapi"
 )
 
@@ -37,7 +43,52 @@ import (
 // core API (k8s.io/api's groups) in front of apiextensions-apiserver
 // (CustomResourceDefinitions and their objects). A request falls through
 // the chain until a server has a route for it; authentication, authorization
-// and the rest of the filter chain run once, in the aggregator.
+// and the rest of the filter chain run once, in the aggregator. Admission
+// is one chain that each server runs on the objects it stores.
+
+// admissionPlugins are the admission plugins of the chain, in
+// kube-apiserver's order: NamespaceLifecycle first, so an object in a
+// missing or terminating namespace gets 404 or 403 before any other plugin
+// looks at it (custom resources obey namespace lifecycle through it; the
+// core registry checks built-in ones again with a consistent read).
+// kubeseed does the rest of kube-apiserver's default plugins' work in its
+// registry (DefaultStorageClass, TaintNodesByCondition,
+// DefaultTolerationSeconds, Priority's default, ...), always on.
+var admissionPlugins = []string{lifecycle.PluginName, serviceaccountadmission.PluginName}
+
+// disableableAdmissionPlugins may be named in Config.DisableAdmissionPlugins.
+// The registry checks namespace lifecycle for built-in resources itself, so
+// turning NamespaceLifecycle off would change only custom resources: it is
+// not offered.
+var disableableAdmissionPlugins = []string{serviceaccountadmission.PluginName}
+
+// newAdmission builds the admission chain every server of the chain runs,
+// as kube-apiserver shares one: the enabled plugins, initialized with the
+// loopback client and the shared informers, each timed in the
+// apiserver_admission_controller_* metrics and the whole in the step ones.
+func newAdmission(disabled []string, informers clientinformers.SharedInformerFactory, client kubernetes.Interface, authz authorizer.Authorizer, version basecompatibility.EffectiveVersion) (admission.Interface, error) {
+	plugins := admission.NewPlugins()
+	lifecycle.Register(plugins)
+	serviceaccountadmission.Register(plugins)
+	var enabled []string
+	for _, name := range admissionPlugins {
+		if !slices.Contains(disabled, name) {
+			enabled = append(enabled, name)
+		}
+	}
+	init := admissioninitializer.New(client, nil, informers, authz, nil, version, nil, nil)
+	chain, err := plugins.NewFromPlugins(enabled, noAdmissionConfig{}, init, admission.DecoratorFunc(admissionmetrics.WithControllerMetrics))
+	if err != nil {
+		return nil, fmt.Errorf("admission: %w", err)
+	}
+	return admissionmetrics.WithStepMetrics(chain), nil
+}
+
+// noAdmissionConfig gives every plugin its default configuration
+// (kube-apiserver's without --admission-control-config-file).
+type noAdmissionConfig struct{}
+
+func (noAdmissionConfig) ConfigFor(string) (io.Reader, error) { return nil, nil }
 
 // openAPIDefinitions are the definitions of every type the chain serves.
 func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPIDefinition {
@@ -74,21 +125,8 @@ func delegateConfig(base genericapiserver.Config, external *runtime.Scheme) gene
 // extensionsConfig configures apiextensions-apiserver. CRDs are stored as
 // kube-apiserver stores them (/registry/apiextensions.k8s.io/...), custom
 // resources under /registry/<group>/<resource>.
-func extensionsConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, client kubernetes.Interface, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
+func extensionsConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
 	c := delegateConfig(base, external)
-	// Custom resources obey namespace lifecycle as built-in ones do (the
-	// core registry checks its own): none in a missing namespace, no new
-	// ones in a terminating one.
-	lc, err := lifecycle.NewLifecycle(sets.New(metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic))
-	if err != nil {
-		return nil, err
-	}
-	lc.SetExternalKubeInformerFactory(informers)
-	lc.SetExternalKubeClientSet(client)
-	if err := lc.ValidateInitialization(); err != nil {
-		return nil, err
-	}
-	c.AdmissionControl = lc
 	etcd.StorageConfig.Codec = apiextensionsapiserver.Codecs.LegacyCodec(apiextensionsV1beta1, apiextensionsV1)
 	etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiextensionsV1beta1, schema.GroupKind{Group: apiextensionsV1beta1.Group})
 	etcd.SkipHealthEndpoints = true // the core server checks etcd

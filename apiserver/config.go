@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/kubeseed/kubeseed/apiserver/allocator"
 )
@@ -32,6 +34,13 @@ type Config struct {
 	ServiceClusterIPRange string
 	// ServiceNodePortRange is the inclusive node port range (default 30000-32767).
 	ServiceNodePortRange string
+	// DisableAdmissionPlugins turns admission plugins off by name, as
+	// kube-apiserver's --disable-admission-plugins. Only "ServiceAccount" may
+	// be named: without it pods are admitted as envtest's kube-apiserver
+	// (which runs with --disable-admission-plugins=ServiceAccount) admits
+	// them, with no service account filled in, no check that the one named
+	// exists and no kube-api-access volume.
+	DisableAdmissionPlugins []string
 }
 
 // Defaults for Config fields left empty.
@@ -75,6 +84,11 @@ func (c Config) complete() (Config, error) {
 	}
 	if _, err := allocator.ParsePortRange(c.ServiceNodePortRange); err != nil {
 		return c, fmt.Errorf("apiserver: %w", err)
+	}
+	for _, name := range c.DisableAdmissionPlugins {
+		if !slices.Contains(disableableAdmissionPlugins, name) {
+			return c, fmt.Errorf("apiserver: disable-admission-plugins plugin %q is unknown or always on (can be disabled: %s)", name, strings.Join(disableableAdmissionPlugins, ", "))
+		}
 	}
 	if c.AdvertiseAddress == "" {
 		c.AdvertiseAddress = advertiseAddress(net.ParseIP(c.BindAddress))

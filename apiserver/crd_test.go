@@ -82,10 +82,24 @@ func controlPlanes(t *testing.T) map[string]controlPlane {
 	t.Helper()
 	s := server(t)
 	out := map[string]controlPlane{"kubeseed": {config: s.config, kubeconfig: s.kubeconfig}}
+	if up, ok := upstreamPlane(t, nil); ok {
+		out["upstream"] = up
+	}
+	return out
+}
+
+// upstreamPlane starts upstream kube-apiserver through envtest, stopped at
+// the end of the test, with configure's changes to envtest's defaults; false
+// when `make envtest` has not built it.
+func upstreamPlane(t *testing.T, configure func(*envtest.Environment)) (controlPlane, bool) {
+	t.Helper()
 	env, err := testenv.Upstream()
 	if err != nil {
 		t.Logf("no upstream kube-apiserver to compare with: %v", err)
-		return out
+		return controlPlane{}, false
+	}
+	if configure != nil {
+		configure(env)
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -104,8 +118,7 @@ func controlPlanes(t *testing.T) map[string]controlPlane {
 	if err := os.WriteFile(path, kc, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out["upstream"] = controlPlane{config: cfg, kubeconfig: path}
-	return out
+	return controlPlane{config: cfg, kubeconfig: path}, true
 }
 
 // TestCustomResources: a CRD applied with kubectl becomes served (listed in

@@ -19,10 +19,20 @@
 // port allocation, node proxying), tables (kubectl get columns), openapi
 // (generated definitions), pki and etcd.
 //
+// Admission is one k8s.io/apiserver chain all three servers run (chain.go):
+// upstream's NamespaceLifecycle, then kube-apiserver's ServiceAccount plugin
+// (package admission/serviceaccount: a pod's default service account, the
+// refusal of one whose account is missing, the kube-api-access volume,
+// enforce-mountable-secrets, mirror pods), which Config.DisableAdmissionPlugins
+// turns off as envtest turns it off in kube-apiserver. The rest of
+// kube-apiserver's default plugins' work (DefaultStorageClass,
+// TaintNodesByCondition, default tolerations and priority) is the
+// registry's.
+//
 // Users authenticate with client certificates signed by the cluster CA (the
 // admin kubeconfig's is in system:masters), pods with service account tokens
-// (package serviceaccount: TokenRequest, the kube-api-access volume every pod
-// gets). Authorization is kube-apiserver's --authorization-mode=RBAC:
+// (package serviceaccount: TokenRequest, the tokens of the kube-api-access
+// volume). Authorization is kube-apiserver's --authorization-mode=RBAC:
 // system:masters may do anything, everyone else what the
 // rbac.authorization.k8s.io/v1 bindings grant (package rbac, which also
 // holds the bootstrap policy: cluster-admin, system:discovery,

@@ -238,7 +238,12 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	etcdOptions := serveroptions.NewEtcdOptions(backend)
 	// The other servers of the chain copy the configuration before the
 	// core's storage and etcd health check are added to it.
-	extCfg, err := extensionsConfig(*config, external, *etcdOptions, informers, loopbackClient, services)
+	// One admission chain for the whole chain of servers, as kube-apiserver
+	// shares one; its plugins ignore what is not theirs.
+	if config.AdmissionControl, err = newAdmission(s.cfg.DisableAdmissionPlugins, informers, loopbackClient, config.Authorization.Authorizer, config.EffectiveVersion); err != nil {
+		return nil, err
+	}
+	extCfg, err := extensionsConfig(*config, external, *etcdOptions, informers, services)
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/kubeseed/kubeseed/apiserver"
+	"github.com/kubeseed/kubeseed/test/testenv"
 )
 
 // running is an API server started by a test.
@@ -37,9 +38,17 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// launch runs a server on dir until stop is called; stop waits for Run to return.
+// launch runs a server on dir until stop is called; stop waits for Run to
+// return. It runs as envtest runs kube-apiserver, without the ServiceAccount
+// admission plugin (no controller creates the default service accounts
+// pods would need), so tests compare like with like; launchConfig runs any
+// configuration.
 func launch(dir string, port int) (*running, error) {
-	s, err := apiserver.New(apiserver.Config{DataDir: dir, SecurePort: port})
+	return launchConfig(apiserver.Config{DataDir: dir, SecurePort: port, DisableAdmissionPlugins: testenv.EnvtestDisabledAdmissionPlugins})
+}
+
+func launchConfig(c apiserver.Config) (*running, error) {
+	s, err := apiserver.New(c)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +94,14 @@ func launch(dir string, port int) (*running, error) {
 // start launches a server stopped at the end of the test.
 func start(t *testing.T, dir string) *running {
 	t.Helper()
-	r, err := launch(dir, freePort(t))
+	return startConfig(t, apiserver.Config{DataDir: dir, SecurePort: freePort(t), DisableAdmissionPlugins: testenv.EnvtestDisabledAdmissionPlugins})
+}
+
+// startConfig launches a server with configuration c, stopped at the end of
+// the test.
+func startConfig(t *testing.T, c apiserver.Config) *running {
+	t.Helper()
+	r, err := launchConfig(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +157,8 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{DataDir: t.TempDir(), ServiceClusterIPRange: "10.96.0.0"},
 		{DataDir: t.TempDir(), ServiceNodePortRange: "32767-30000"},
 		{DataDir: t.TempDir(), BindAddress: "localhost"},
+		{DataDir: t.TempDir(), DisableAdmissionPlugins: []string{"NoSuchPlugin"}},
+		{DataDir: t.TempDir(), DisableAdmissionPlugins: []string{"NamespaceLifecycle"}},
 	} {
 		if _, err := apiserver.New(bad); err == nil {
 			t.Errorf("New(%+v) succeeded", bad)

@@ -428,7 +428,6 @@ func BuildAll(d Deps) ([]Group, error) {
 		}
 	}
 	defaultStorageClass(stores["persistentvolumeclaims"], stores[storagev1.Resource("storageclasses").String()])
-	podServiceAccounts(stores["pods"], stores["serviceaccounts"])
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}

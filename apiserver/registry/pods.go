@@ -20,15 +20,13 @@ import (
 )
 
 // preparePodCreate sets what upstream's registry and default admission plugins
-// set on a new pod: phase Pending, the QoS class, the default service account,
-// priority 0 and the not-ready/unreachable tolerations of 300 s.
+// set on a new pod: phase Pending, the QoS class, priority 0 and the
+// not-ready/unreachable tolerations of 300 s. The service account is the
+// ServiceAccount admission plugin's (apiserver/admission/serviceaccount),
+// which runs before.
 func preparePodCreate(_ context.Context, obj runtime.Object) {
 	pod := obj.(*corev1.Pod)
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(&pod.Spec)}
-	if pod.Spec.ServiceAccountName == "" {
-		pod.Spec.ServiceAccountName = "default"
-		pod.Spec.DeprecatedServiceAccount = "default"
-	}
 	if pod.Spec.Priority == nil && pod.Spec.PriorityClassName == "" {
 		pod.Spec.Priority = ptr.To[int32](0)
 	}

@@ -13,8 +13,16 @@ import (
 
 // Pod validates a Pod.
 func Pod(p *corev1.Pod) field.ErrorList {
-	return PodSpec(&p.Spec, field.NewPath("spec"))
+	var errs field.ErrorList
+	// A mirror pod stands for a static pod a kubelet runs: it is on a node.
+	if v, mirror := p.Annotations[mirrorPodAnnotation]; mirror && p.Spec.NodeName == "" {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "annotations").Key(mirrorPodAnnotation), v, "must set spec.nodeName if mirror pod annotation is set"))
+	}
+	return append(errs, PodSpec(&p.Spec, field.NewPath("spec"))...)
 }
+
+// mirrorPodAnnotation marks a kubelet's mirror of a static pod.
+const mirrorPodAnnotation = "kubernetes.io/config.mirror"
 
 var (
 	restartPolicies = sets.New(corev1.RestartPolicyAlways, corev1.RestartPolicyOnFailure, corev1.RestartPolicyNever)

@@ -22,6 +22,10 @@ import (
 // a test that passes on one and fails on the other has found a bug in ours.
 const APIServerEnv = "KUBESEED_TEST_APISERVER"
 
+// EnvtestDisabledAdmissionPlugins are the admission plugins envtest turns off
+// in kube-apiserver (its --disable-admission-plugins default).
+var EnvtestDisabledAdmissionPlugins = []string{"ServiceAccount"}
+
 // Env is the API server of a suite.
 type Env struct {
 	// Name is "upstream" or "kubeseed".
@@ -112,8 +116,11 @@ func (e *Env) startKubeseed() (*rest.Config, error) {
 	}
 	// As upstream's envtest runs its etcd: a test cluster needs no fsync,
 	// and comparing the two API servers with only one fsyncing would
-	// measure the disk.
-	s, err := apiserver.New(apiserver.Config{DataDir: dir, SecurePort: port, EtcdUnsafeNoFsync: true})
+	// measure the disk. And as envtest runs kube-apiserver: without the
+	// ServiceAccount admission plugin, since no controller creates the
+	// namespaces' default service accounts that it requires of pods.
+	s, err := apiserver.New(apiserver.Config{DataDir: dir, SecurePort: port, EtcdUnsafeNoFsync: true,
+		DisableAdmissionPlugins: EnvtestDisabledAdmissionPlugins})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
