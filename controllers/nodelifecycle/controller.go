@@ -66,6 +66,10 @@ type Reconciler struct {
 
 	mu     sync.Mutex
 	probes map[string]probe
+	// anyReady is whether some node was Ready at the last readiness change
+	// (known once one was seen): the one cluster-wide fact a node's taints
+	// depend on.
+	anyReady, anyReadyKnown bool
 }
 
 // SetupWithManager adds the controller with upstream's defaults.
@@ -119,8 +123,8 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
 		// Whether any node is Ready decides NoExecute taints on all others:
-		// a change of readiness anywhere looks at every node again.
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allNodes), builder.WithPredicates(predicate.Funcs{
+		// when a change of readiness flips it, every node is looked at again.
+		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allNodesIfAnyReadyFlipped), builder.WithPredicates(predicate.Funcs{
 			CreateFunc: func(event.CreateEvent) bool { return false },
 			UpdateFunc: func(e event.UpdateEvent) bool {
 				return readyStatus(e.ObjectOld.(*corev1.Node)) != readyStatus(e.ObjectNew.(*corev1.Node))
@@ -223,10 +227,23 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
-// allNodes lists every node for reconciling.
-func (r *Reconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.Request {
+// allNodesIfAnyReadyFlipped lists every node for reconciling when a
+// readiness change made "some node is Ready" flip; any other readiness change
+// concerns only its own node, which the node's own watch enqueues. (Enqueuing
+// every node on every change made start-up quadratic: 1000 nodes turning
+// Ready meant a million reconciles and node copies.)
+func (r *Reconciler) allNodesIfAnyReadyFlipped(ctx context.Context, _ client.Object) []reconcile.Request {
 	var nodes corev1.NodeList
-	if err := r.client.List(ctx, &nodes); err != nil {
+	// Read-only: the cache's objects themselves, not copies.
+	if err := r.client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
+		return nil
+	}
+	anyReady := !noneReady(nodes.Items)
+	r.mu.Lock()
+	flipped := !r.anyReadyKnown || r.anyReady != anyReady
+	r.anyReady, r.anyReadyKnown = anyReady, true
+	r.mu.Unlock()
+	if !flipped {
 		return nil
 	}
 	out := make([]reconcile.Request, len(nodes.Items))
@@ -239,15 +256,19 @@ func (r *Reconciler) allNodes(ctx context.Context, _ client.Object) []reconcile.
 // noNodeReady says whether every node is not Ready.
 func (r *Reconciler) noNodeReady(ctx context.Context) (bool, error) {
 	var nodes corev1.NodeList
-	if err := r.client.List(ctx, &nodes); err != nil {
+	if err := r.client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
 		return false, fmt.Errorf("listing nodes: %w", err)
 	}
-	for i := range nodes.Items {
-		if readyStatus(&nodes.Items[i]) == corev1.ConditionTrue {
-			return false, nil
+	return noneReady(nodes.Items), nil
+}
+
+func noneReady(nodes []corev1.Node) bool {
+	for i := range nodes {
+		if readyStatus(&nodes[i]) == corev1.ConditionTrue {
+			return false
 		}
 	}
-	return true, nil
+	return true
 }
 
 func hasNoExecute(taints []corev1.Taint) bool {
