@@ -50,6 +50,13 @@ type Heartbeat struct {
 	cfg      Config
 	nodeUID  metav1.OwnerReference
 	lastSent time.Time
+	// info is the machine's description, read once: it changes only
+	// with a reboot or a new agent.
+	info corev1.NodeSystemInfo
+	// lease is the Lease as last written, so a renewal is one update, as
+	// upstream kubelet's lease controller renews (a read only after a
+	// failed update).
+	lease *coordinationv1.Lease
 }
 
 // New validates cfg and returns a Heartbeat.
@@ -66,7 +73,7 @@ func New(cfg Config) (*Heartbeat, error) {
 	if cfg.StatusReportInterval == 0 {
 		cfg.StatusReportInterval = time.Minute
 	}
-	return &Heartbeat{cfg: cfg}, nil
+	return &Heartbeat{cfg: cfg, info: SystemInfo(cfg.RuntimeVersion, cfg.KubeletVersion)}, nil
 }
 
 // Labels are the well-known labels a kubelet puts on its node.
@@ -120,7 +127,7 @@ func (h *Heartbeat) desiredStatus(old corev1.NodeStatus) (corev1.NodeStatus, err
 		Conditions:      conds,
 		Addresses:       addrs,
 		DaemonEndpoints: corev1.NodeDaemonEndpoints{KubeletEndpoint: corev1.DaemonEndpoint{Port: h.cfg.DaemonPort}},
-		NodeInfo:        SystemInfo(h.cfg.RuntimeVersion, h.cfg.KubeletVersion),
+		NodeInfo:        h.info,
 		Images:          old.Images,
 		VolumesInUse:    old.VolumesInUse,
 		VolumesAttached: old.VolumesAttached,
@@ -211,11 +218,18 @@ func sameStatus(a, b corev1.NodeStatus) bool {
 }
 
 func (h *Heartbeat) renewLease(ctx context.Context) error {
+	if h.lease != nil {
+		if err := h.updateLease(ctx, h.lease.DeepCopy()); err == nil {
+			return nil
+		}
+		// Changed or gone under us: read it again.
+		h.lease = nil
+	}
 	leases := h.cfg.Client.CoordinationV1().Leases(LeaseNamespace)
 	now := metav1.NewMicroTime(time.Now())
 	lease, err := leases.Get(ctx, h.cfg.NodeName, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		_, err = leases.Create(ctx, &coordinationv1.Lease{
+		created, err := leases.Create(ctx, &coordinationv1.Lease{
 			ObjectMeta: metav1.ObjectMeta{Name: h.cfg.NodeName, Namespace: LeaseNamespace, OwnerReferences: []metav1.OwnerReference{h.nodeUID}},
 			Spec: coordinationv1.LeaseSpec{
 				HolderIdentity:       ptr.To(h.cfg.NodeName),
@@ -226,20 +240,30 @@ func (h *Heartbeat) renewLease(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("creating lease: %w", err)
 		}
+		h.lease = created
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("reading lease: %w", err)
 	}
+	return h.updateLease(ctx, lease)
+}
+
+// updateLease renews lease (which it may change) and keeps what the API
+// server returned for the next renewal.
+func (h *Heartbeat) updateLease(ctx context.Context, lease *coordinationv1.Lease) error {
+	now := metav1.NewMicroTime(time.Now())
 	lease.Spec.HolderIdentity = ptr.To(h.cfg.NodeName)
 	lease.Spec.LeaseDurationSeconds = ptr.To(int32(h.cfg.LeaseDuration / time.Second))
 	lease.Spec.RenewTime = &now
 	if len(lease.OwnerReferences) == 0 && h.nodeUID.UID != "" {
 		lease.OwnerReferences = []metav1.OwnerReference{h.nodeUID}
 	}
-	if _, err := leases.Update(ctx, lease, metav1.UpdateOptions{}); err != nil {
+	updated, err := h.cfg.Client.CoordinationV1().Leases(LeaseNamespace).Update(ctx, lease, metav1.UpdateOptions{})
+	if err != nil {
 		return fmt.Errorf("renewing lease: %w", err)
 	}
+	h.lease = updated
 	return nil
 }
 
@@ -258,7 +282,10 @@ func (h *Heartbeat) Run(ctx context.Context) {
 		if err := h.renewLease(ctx); err != nil {
 			log.Error(err, "Renewing node lease", "node", h.cfg.NodeName)
 		}
-		node, err := h.cfg.Client.CoreV1().Nodes().Get(ctx, h.cfg.NodeName, metav1.GetOptions{})
+		// From the API server's watch cache, as upstream kubelet's first
+		// try reads it: most ticks send nothing, and a stale copy only
+		// costs a conflict, retried from etcd.
+		node, err := h.cfg.Client.CoreV1().Nodes().Get(ctx, h.cfg.NodeName, metav1.GetOptions{ResourceVersion: "0"})
 		if apierrors.IsNotFound(err) {
 			// Someone deleted our Node: register it again, as kubelet does.
 			if err := h.Register(ctx); err != nil {
@@ -270,7 +297,13 @@ func (h *Heartbeat) Run(ctx context.Context) {
 			log.Error(err, "Reading node", "node", h.cfg.NodeName)
 			continue
 		}
-		if err := h.updateStatus(ctx, node, false); err != nil {
+		err = h.updateStatus(ctx, node, false)
+		if apierrors.IsConflict(err) {
+			if node, err = h.cfg.Client.CoreV1().Nodes().Get(ctx, h.cfg.NodeName, metav1.GetOptions{}); err == nil {
+				err = h.updateStatus(ctx, node, false)
+			}
+		}
+		if err != nil {
 			log.Error(err, "Updating node status", "node", h.cfg.NodeName)
 		}
 	}
