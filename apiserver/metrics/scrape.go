@@ -100,10 +100,19 @@ func (s *Scraper) scrapeAll(ctx context.Context) (fresh bool) {
 	if err != nil {
 		return false
 	}
-	nodes := list.Items
 	// No node yet (a cluster starting): look again soon rather than one
 	// resolution after the first node registers.
-	fresh = len(nodes) == 0
+	fresh = len(list.Items) == 0
+	var nodes []corev1.Node
+	for _, n := range list.Items {
+		// A node agent serving no HTTPS endpoint says so with port 0
+		// (kubeseed's agent without a client CA, as simulated nodes run):
+		// it has nothing to scrape, and asking thousands of them would
+		// cost a refused connection each every few seconds.
+		if n.Status.DaemonEndpoints.KubeletEndpoint.Port != 0 {
+			nodes = append(nodes, n)
+		}
+	}
 	results := make([]*nodeSample, len(nodes))
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
