@@ -285,8 +285,19 @@ func TestAlwaysPicksUpAReimportedTag(t *testing.T) {
 		out, err := logOf(cfg.RootDir, ns, "app", 0)
 		return out == "v1\n", fmt.Errorf("log %q: %v", out, err)
 	})
-	p, _ := getPod(ns, "app")
-	firstID := p.Status.ContainerStatuses[0].ImageID
+	// The log can be read before the agent has posted the status.
+	var firstID string
+	eventually(t, 30*time.Second, "first imageID reported", func() (bool, error) {
+		p, err := getPod(ns, "app")
+		if err != nil {
+			return false, err
+		}
+		if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ImageID == "" {
+			return false, fmt.Errorf("statuses %+v", p.Status.ContainerStatuses)
+		}
+		firstID = p.Status.ContainerStatuses[0].ImageID
+		return true, nil
+	})
 	importInto(t, cc, kubeletcontainerd.Namespace, versionImage(t, name, "v2"))
 	eventually(t, 60*time.Second, "the next attempt ran v2", func() (bool, error) {
 		out, err := logOf(cfg.RootDir, ns, "app", 1)
