@@ -65,6 +65,7 @@ of the node's containerd, then to the registry itself unless
 	f.StringVar(&cfg.ClusterDNS, "cluster-dns", kubelet.DefaultClusterDNS, "address of the cluster DNS service")
 	f.StringVar(&cfg.ClusterDomain, "cluster-domain", kubelet.DefaultClusterDomain, "cluster DNS domain")
 	f.StringVar(&cfg.NodeIP, "node-ip", "", "InternalIP of the node (default: detected)")
+	f.DurationVar(&cfg.Resync, "sync-frequency", 0, "how often each pod is synced without a trigger (0: 2s with containerd, 1m with the simulated runtime)")
 	f.StringVar(&cfg.ServerAddress, "address", ":10250", "address of the node's HTTPS endpoint (logs, exec, attach, port-forward)")
 	f.StringVar(&clientCAFile, "client-ca-file", "", "CA bundle of the API server's kubelet client certificate (without it, no HTTPS endpoint)")
 	addRegistryFlags(f, &cfg.RegistryFallback)

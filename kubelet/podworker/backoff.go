@@ -52,6 +52,18 @@ func (b *Backoff) InBackoffSinceUpdate(key string, now time.Time) (bool, time.Du
 	return now.Sub(e.last) < e.delay, e.delay
 }
 
+// RetryAt is when the back-off of key counted from its last Next ends (the
+// zero time without one).
+func (b *Backoff) RetryAt(key string) time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.entries[key]
+	if e == nil {
+		return time.Time{}
+	}
+	return e.last.Add(e.delay)
+}
+
 // Next records a restart of key at now.
 func (b *Backoff) Next(key string, now time.Time) {
 	b.mu.Lock()

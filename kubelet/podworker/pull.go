@@ -122,6 +122,7 @@ func (ws *Workers) ensureImage(ctx context.Context, w *worker, pod *corev1.Pod, 
 	// As upstream, the back-off is per pod and image, from the last failure.
 	key := string(pod.UID) + "_" + c.Image
 	if in, delay := ws.cfg.PullBackoff.InBackoffSinceUpdate(key, time.Now()); in {
+		w.wakeIn(time.Until(ws.cfg.PullBackoff.RetryAt(key)))
 		eventKey := "pull/" + c.Name
 		if last, ok := w.backoffEvent[eventKey]; !ok || time.Since(last) >= delay {
 			w.backoffEvent[eventKey] = time.Now()

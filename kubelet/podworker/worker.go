@@ -33,6 +33,8 @@ type Config struct {
 	// NodeIP is reported as the pods' hostIP.
 	NodeIP string
 	// Resync is how often each worker syncs without a trigger (default 2 s).
+	// A back-off ending triggers a sync of its own, so a runtime that
+	// reports every container change (Notifier) may resync seldom.
 	Resync time.Duration
 	// Backoff spaces out restarts (default NewBackoff()).
 	Backoff *Backoff
@@ -84,6 +86,9 @@ type worker struct {
 	// admitted is set once the pod passed admission (or was running
 	// before this agent started).
 	admitted bool
+	// wake syncs the worker when a back-off ends, at wakeAt.
+	wake   *time.Timer
+	wakeAt time.Time
 }
 
 // New returns Workers that run until ctx ends.
@@ -172,9 +177,40 @@ func (w *worker) trigger() {
 	}
 }
 
+// wakeIn makes the worker sync after d (when a back-off ends) whatever its
+// resync period; the earliest pending wake-up wins.
+func (w *worker) wakeIn(d time.Duration) {
+	at := time.Now().Add(d)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wake != nil {
+		if !w.wakeAt.After(at) {
+			return
+		}
+		w.wake.Stop()
+	}
+	w.wakeAt = at
+	w.wake = time.AfterFunc(d, func() {
+		w.mu.Lock()
+		w.wake = nil
+		w.mu.Unlock()
+		w.trigger()
+	})
+}
+
+func (w *worker) stopWake() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wake != nil {
+		w.wake.Stop()
+		w.wake = nil
+	}
+}
+
 func (ws *Workers) run(uid types.UID, w *worker) {
 	defer ws.wg.Done()
 	defer w.stopProbes()
+	defer w.stopWake()
 	ticker := time.NewTicker(ws.cfg.Resync)
 	defer ticker.Stop()
 	for {
@@ -263,6 +299,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		case Keep:
 			delete(w.waiting, c.Name)
 		case Wait:
+			w.wakeIn(l.FinishedAt.Add(delay).Sub(now))
 			msg := fmt.Sprintf("back-off %s restarting failed container=%s pod=%s_%s(%s)", delay, c.Name, pod.Name, pod.Namespace, pod.UID)
 			w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: ReasonCrashLoopBackOff, Message: msg}
 			if last, ok := w.backoffEvent[c.Name]; !ok || now.Sub(last) >= delay {
