@@ -18,6 +18,12 @@ DATA_DIR         ?= /var/lib/kubeseed
 # what it imported); REGISTRY_FALLBACK=true lets the node reach real registries.
 REGISTRY_FALLBACK ?= false
 GO_TEST_FLAGS    ?= -count=1 -timeout=30m
+# BenchmarkSimulatedScale's size under `make bench` and `make bench-scale`:
+# simulated nodes and pods per node (README, Benchmarks; the issue's full
+# size is SCALE_NODES=5000 SCALE_PODS_PER_NODE=30).
+SCALE_NODES         ?= 1000
+SCALE_PODS_PER_NODE ?= 10
+SCALE_ENV := KUBESEED_SCALE_NODES=$(SCALE_NODES) KUBESEED_SCALE_PODS_PER_NODE=$(SCALE_PODS_PER_NODE)
 
 # The component-base and client-go versions are what `kubectl version` and the
 # API server's /version report; they must be a real v1.37.x, not v0.0.0-master.
@@ -135,7 +141,11 @@ fuzz: ## Fuzz the API server's decoding and validation entry points, FUZZTIME (3
 .PHONY: bench
 bench: envtest build ## Run the benchmarks and print their figures (as root also kubeseed up's start, BenchmarkUp).
 	@ENVTEST_EXTRA="kube-scheduler kube-controller-manager" K8S_VERSION=$(K8S_VERSION) hack/setup-envtest.sh >/dev/null
-	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) go test -run '^$$' -bench . -benchmem ./...
+	KUBEBUILDER_ASSETS=$(ENVTEST_DIR) $(SCALE_ENV) go test -run '^$$' -bench . -benchmem -timeout 2h ./...
 	@if [ "$(IS_ROOT)" = yes ]; then KUBEBUILDER_ASSETS=$(ENVTEST_DIR) KUBESEED_BIN=$(BIN)/kubeseed KUBESEED_IMAGES=$(BIN)/images \
 		go test -tags e2e -run '^$$' -bench . -benchtime 1x ./test/e2e/...; \
 	else echo "bench: not root: skipping BenchmarkUp"; fi
+
+.PHONY: bench-scale
+bench-scale: ## Run only BenchmarkSimulatedScale: SCALE_NODES simulated nodes x SCALE_PODS_PER_NODE pods in one process.
+	$(SCALE_ENV) go test -run '^$$' -bench '^BenchmarkSimulatedScale$$' -benchtime 1x -timeout 4h ./test/bench/

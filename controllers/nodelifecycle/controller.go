@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -66,10 +67,9 @@ type Reconciler struct {
 
 	mu     sync.Mutex
 	probes map[string]probe
-	// anyReady is whether some node was Ready at the last readiness change
-	// (known once one was seen): the one cluster-wide fact a node's taints
-	// depend on.
-	anyReady, anyReadyKnown bool
+	// ready is which nodes are Ready, from the node events: "some node is
+	// Ready" is the one cluster-wide fact a node's taints depend on.
+	ready readiness
 }
 
 // SetupWithManager adds the controller with upstream's defaults.
@@ -123,15 +123,18 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 			GenericFunc: func(event.GenericEvent) bool { return false },
 		})).
 		// Whether any node is Ready decides NoExecute taints on all others:
-		// when a change of readiness flips it, every node is looked at again.
-		Watches(&corev1.Node{}, handler.EnqueueRequestsFromMapFunc(r.allNodesIfAnyReadyFlipped), builder.WithPredicates(predicate.Funcs{
-			CreateFunc: func(event.CreateEvent) bool { return false },
-			UpdateFunc: func(e event.UpdateEvent) bool {
-				return readyStatus(e.ObjectOld.(*corev1.Node)) != readyStatus(e.ObjectNew.(*corev1.Node))
+		// when a node event flips it, every node is looked at again.
+		Watches(&corev1.Node{}, handler.Funcs{
+			CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				enqueueNames(q, r.ready.set(e.Object.GetName(), readyStatus(e.Object.(*corev1.Node)) == corev1.ConditionTrue, false))
 			},
-			DeleteFunc:  func(event.DeleteEvent) bool { return true },
-			GenericFunc: func(event.GenericEvent) bool { return false },
-		})).
+			UpdateFunc: func(_ context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				enqueueNames(q, r.ready.set(e.ObjectNew.GetName(), readyStatus(e.ObjectNew.(*corev1.Node)) == corev1.ConditionTrue, false))
+			},
+			DeleteFunc: func(_ context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+				enqueueNames(q, r.ready.set(e.Object.GetName(), false, true))
+			},
+		}).
 		WithOptions(controller.Options{MaxConcurrentReconciles: 5}).
 		Complete(r)
 }
@@ -200,10 +203,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 
 	allDown := false
 	if readyStatus(&node) != corev1.ConditionTrue {
-		var err error
-		if allDown, err = r.noNodeReady(ctx); err != nil {
-			return reconcile.Result{}, err
-		}
+		allDown = !r.ready.anyReady()
 	}
 	taints, changed := ReconcileTaints(node.Spec.Taints, DesiredTaints(&node, allDown), metav1.NewTime(now))
 	if changed {
@@ -227,48 +227,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req reconcile.Request) (reco
 	return reconcile.Result{RequeueAfter: requeue}, nil
 }
 
-// allNodesIfAnyReadyFlipped lists every node for reconciling when a
-// readiness change made "some node is Ready" flip; any other readiness change
-// concerns only its own node, which the node's own watch enqueues. (Enqueuing
-// every node on every change made start-up quadratic: 1000 nodes turning
-// Ready meant a million reconciles and node copies.)
-func (r *Reconciler) allNodesIfAnyReadyFlipped(ctx context.Context, _ client.Object) []reconcile.Request {
-	var nodes corev1.NodeList
-	// Read-only: the cache's objects themselves, not copies.
-	if err := r.client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
+// enqueueNames asks for a reconcile of each named node.
+func enqueueNames(q workqueue.TypedRateLimitingInterface[reconcile.Request], names []string) {
+	for _, n := range names {
+		q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Name: n}})
 	}
-	anyReady := !noneReady(nodes.Items)
-	r.mu.Lock()
-	flipped := !r.anyReadyKnown || r.anyReady != anyReady
-	r.anyReady, r.anyReadyKnown = anyReady, true
-	r.mu.Unlock()
-	if !flipped {
-		return nil
-	}
-	out := make([]reconcile.Request, len(nodes.Items))
-	for i := range nodes.Items {
-		out[i] = reconcile.Request{NamespacedName: types.NamespacedName{Name: nodes.Items[i].Name}}
-	}
-	return out
-}
-
-// noNodeReady says whether every node is not Ready.
-func (r *Reconciler) noNodeReady(ctx context.Context) (bool, error) {
-	var nodes corev1.NodeList
-	if err := r.client.List(ctx, &nodes, client.UnsafeDisableDeepCopy); err != nil {
-		return false, fmt.Errorf("listing nodes: %w", err)
-	}
-	return noneReady(nodes.Items), nil
-}
-
-func noneReady(nodes []corev1.Node) bool {
-	for i := range nodes {
-		if readyStatus(&nodes[i]) == corev1.ConditionTrue {
-			return false
-		}
-	}
-	return true
 }
 
 func hasNoExecute(taints []corev1.Taint) bool {

@@ -38,7 +38,14 @@ type Env struct {
 
 // New returns the API server $KUBESEED_TEST_APISERVER names, not yet started.
 func New() (*Env, error) {
-	switch name := os.Getenv(APIServerEnv); name {
+	return NewNamed(os.Getenv(APIServerEnv))
+}
+
+// NewNamed returns the API server name names ("upstream", "" being the
+// same, or "kubeseed"), not yet started: for a benchmark whose default is
+// kubeseed's own server whatever the suites run against.
+func NewNamed(name string) (*Env, error) {
+	switch name {
 	case "", "upstream":
 		env, err := Upstream()
 		if err != nil {
