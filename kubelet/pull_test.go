@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -349,6 +350,9 @@ func basicAuth(user, password string, next http.Handler) (http.Handler, func() [
 // its credentials tried in order until one is accepted.
 func TestImagePullSecrets(t *testing.T) {
 	cfg := rootAgentConfig(t, "secret-node", "kstkubelet6", "10.244.245.0/24")
+	// The node's mirror at a known address, so that the registry's
+	// hosts.toml can send pulls to it first, as for a mirrored registry.
+	cfg.RegistryMirrorAddress = loopbackAddress(t)
 	ns := "pullsecrets"
 	startNode(t, cfg, ns)
 	// The registry is served behind basic auth; its own listener stays
@@ -429,4 +433,41 @@ func TestImagePullSecrets(t *testing.T) {
 	if p.Status.Phase != corev1.PodPending {
 		t.Errorf("the pod without credentials is %s: %+v", p.Status.Phase, p.Status.ContainerStatuses)
 	}
+	// Nor can a new one now that the node holds the image, with the
+	// registry mirrored by the node (its mirror asked first, as for
+	// docker.io): the mirror does not hand out what the registry gave only
+	// for credentials.
+	if err := os.WriteFile(filepath.Join(hostsDir, "hosts.toml"), []byte(fmt.Sprintf(`server = "https://example.test"
+
+[host."http://%s"]
+  capabilities = ["pull", "resolve"]
+
+[host.%q]
+  capabilities = ["pull", "resolve"]
+`, cfg.RegistryMirrorAddress, srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	createPod(t, pullPod(ns, "anonymous-after", "secret-node", image, corev1.PullAlways, "cat /version; exec sleep 3600"))
+	eventually(t, 30*time.Second, "Failed event without credentials, the image on the node", hasEvent(ns, "anonymous-after",
+		`Failed: Failed to pull image "`+image+`": failed to pull and unpack image "`+image+`": failed to resolve reference`))
+	eventually(t, 10*time.Second, "ErrImagePull or back-off", func() (bool, error) {
+		if ok, _ := waitingReason(ns, "anonymous-after", "ErrImagePull")(); ok {
+			return true, nil
+		}
+		return waitingReason(ns, "anonymous-after", "ImagePullBackOff")()
+	})
+	if out, _ := logOf(cfg.RootDir, ns, "anonymous-after", 0); out != "" {
+		t.Errorf("the pod without credentials ran the private image: %q", out)
+	}
+}
+
+// loopbackAddress is a free 127.0.0.1 host:port.
+func loopbackAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -17,8 +17,11 @@ import (
 // Import loads an OCI image-layout (or docker-archive) tarball into
 // containerd and unpacks every image it names into snapshotter, so that
 // containers can be created from it at once. It returns the image names.
+// An imported image carries no labels, even over an image of the same name
+// that had some: what a user imports is the node's to serve (a label
+// registry.LabelPulledWithCredentials from an earlier pull is dropped).
 func Import(ctx context.Context, client *containerd.Client, r io.Reader, snapshotter string) ([]string, error) {
-	imgs, err := client.Import(ctx, r)
+	imgs, err := client.Import(ctx, r, containerd.WithImageLabels(map[string]string{}))
 	if err != nil {
 		return nil, fmt.Errorf("importing image tarball: %w", err)
 	}

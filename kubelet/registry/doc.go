@@ -5,6 +5,10 @@
 // host configuration (hosts.toml) that sends pulls of docker.io and
 // registry.k8s.io to it first.
 //
+// Images pulled with credentials (LabelPulledWithCredentials) are not
+// served: the node hands out what was imported and what registries give
+// anyone, never what a registry gave only to a pod's imagePullSecrets.
+//
 // It exists so that imagePullPolicy Always, which upstream's API defaults
 // `image: busybox` to, keeps its meaning on a node with no reachable
 // registry: every start re-resolves the tag, and the answer comes from the

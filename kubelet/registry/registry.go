@@ -24,6 +24,14 @@ import (
 	"k8s.io/klog/v2"
 )
 
+// LabelPulledWithCredentials marks an image of the store that its registry
+// gave only for credentials (a pod's imagePullSecrets). The mirror never
+// serves such an image: it answers as if it did not hold it, so a pull
+// without the credentials goes on to the registry and is refused there, as
+// upstream's kubelet is with imagePullPolicy Always, instead of getting the
+// image from the node.
+const LabelPulledWithCredentials = "io.kubeseed.image.pulled-with-credentials"
+
 // ImageLister lists the images of a containerd namespace (containerd's
 // images.Store is one).
 type ImageLister interface {
@@ -34,7 +42,8 @@ type ImageLister interface {
 type Config struct {
 	// Address is where the mirror listens, a loopback host:port (default
 	// 127.0.0.1:0, an ephemeral port). Loopback only: the mirror has no
-	// authentication and serves every image of the node.
+	// authentication and serves every image of the node but those labelled
+	// LabelPulledWithCredentials.
 	Address string
 	// Images and Content are the containerd stores it serves from.
 	Images  ImageLister
@@ -191,7 +200,7 @@ func (m *Mirror) lookup(ctx context.Context, path, ns string) (*repository, erro
 	repo := &repository{name: named, tagged: map[string]images.Image{}}
 	for _, img := range all {
 		ref, err := reference.ParseNormalizedNamed(img.Name)
-		if err != nil || ref.Name() != named.Name() {
+		if err != nil || ref.Name() != named.Name() || img.Labels[LabelPulledWithCredentials] != "" {
 			continue
 		}
 		repo.images = append(repo.images, img)

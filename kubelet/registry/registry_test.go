@@ -70,7 +70,8 @@ func startStore(t *testing.T) *store {
 	return &store{client: c, ctx: ctx}
 }
 
-// importImage imports a one-file image named name whose file holds text.
+// importImage imports a one-file image named name whose file holds text, as
+// `kubeseed image import` does.
 func (s *store) importImage(t *testing.T, name, text string) images.Image {
 	t.Helper()
 	var buf bytes.Buffer
@@ -79,7 +80,7 @@ func (s *store) importImage(t *testing.T, name, text string) images.Image {
 	}, Cmd: []string{"/hello"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.client.Import(s.ctx, &buf); err != nil {
+	if _, err := kimages.Import(s.ctx, s.client, &buf, kcontainerd.Snapshotter); err != nil {
 		t.Fatal(err)
 	}
 	img, err := s.client.ImageService().Get(s.ctx, name)
@@ -449,4 +450,46 @@ type fakeProvider struct{}
 
 func (fakeProvider) ReaderAt(context.Context, ocispec.Descriptor) (content.ReaderAt, error) {
 	return nil, errdefs.ErrNotFound
+}
+
+// An image its registry gave only for credentials is not the node's to hand
+// out: the mirror answers as if it did not hold it (manifest, blobs, tags),
+// while the repository's other images are served, and importing the image
+// makes it the node's again.
+func TestMirrorHidesImagesPulledWithCredentials(t *testing.T) {
+	s := startStore(t)
+	public := s.importImage(t, "docker.io/acme/app:public", "public\n")
+	private := s.importImage(t, "docker.io/acme/app:private", "private\n")
+	private.Labels = map[string]string{registry.LabelPulledWithCredentials: "true"}
+	if _, err := s.client.ImageService().Update(s.ctx, private, "labels"); err != nil {
+		t.Fatal(err)
+	}
+	privateLayer := s.mustManifest(t, private.Target).Layers[0].Digest
+	m := startMirror(t, s)
+	base := m.URL() + "/v2/acme/app/"
+
+	for _, c := range []struct{ url, code string }{
+		{base + "manifests/private?ns=docker.io", "MANIFEST_UNKNOWN"},
+		{base + "manifests/" + private.Target.Digest.String() + "?ns=docker.io", "MANIFEST_UNKNOWN"},
+		{base + "blobs/" + privateLayer.String() + "?ns=docker.io", "BLOB_UNKNOWN"},
+	} {
+		if r := request(t, "GET", c.url); r.status != http.StatusNotFound || errorCode(t, r) != c.code {
+			t.Errorf("GET %s: %d %s, want 404 %s", c.url, r.status, r.body, c.code)
+		}
+	}
+	if r := request(t, "GET", base+"manifests/public?ns=docker.io"); r.status != 200 || digest.FromBytes(r.body) != public.Target.Digest {
+		t.Errorf("the repository's public image: %d %s", r.status, r.body)
+	}
+	if r := request(t, "GET", base+"tags/list?ns=docker.io"); r.status != 200 || !strings.Contains(string(r.body), `"tags":["public"]`) {
+		t.Errorf("tags list: %d %s, want only the public tag", r.status, r.body)
+	}
+
+	// Imported again (kubeseed image import), the image is the node's.
+	reimported := s.importImage(t, "docker.io/acme/app:private", "private\n")
+	if reimported.Labels[registry.LabelPulledWithCredentials] != "" {
+		t.Fatalf("import kept the label: %v", reimported.Labels)
+	}
+	if r := request(t, "GET", base+"manifests/private?ns=docker.io"); r.status != 200 {
+		t.Errorf("the re-imported image: %d %s", r.status, r.body)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/core/remotes/docker/config"
@@ -29,11 +30,18 @@ func RegistryHosts(ctx context.Context, hostsDir string, fallback bool) docker.R
 // node's own mirror, which asks for none, never receives them, and hosts of
 // any other registry get an anonymous pull.
 func PullHosts(ctx context.Context, hostsDir string, fallback bool, registry string, auth *kruntime.Auth) docker.RegistryHosts {
+	hosts, _ := pullHosts(ctx, hostsDir, fallback, registry, auth)
+	return hosts
+}
+
+// pullHosts is PullHosts, with a report of whether the credentials were
+// presented to a host (nil without auth).
+func pullHosts(ctx context.Context, hostsDir string, fallback bool, registry string, auth *kruntime.Auth) (docker.RegistryHosts, func() bool) {
 	if auth == nil {
-		return RegistryHosts(ctx, hostsDir, fallback)
+		return RegistryHosts(ctx, hostsDir, fallback), nil
 	}
 	c := &hostCredentials{registry: registry, auth: *auth, allowed: map[string]bool{}}
-	return c.track(registryHosts(ctx, hostsDir, fallback, c.credentials))
+	return c.track(registryHosts(ctx, hostsDir, fallback, c.credentials)), c.presented.Load
 }
 
 func registryHosts(ctx context.Context, hostsDir string, fallback bool, credentials func(host string) (string, string, error)) docker.RegistryHosts {
@@ -73,6 +81,8 @@ type hostCredentials struct {
 
 	mu      sync.Mutex
 	allowed map[string]bool
+	// presented is whether a host was given the credentials.
+	presented atomic.Bool
 }
 
 // track records the hosts of c.registry as the resolver looks them up
@@ -98,6 +108,7 @@ func (c *hostCredentials) credentials(host string) (string, string, error) {
 	if !ok {
 		return "", "", nil
 	}
+	c.presented.Store(true)
 	return c.auth.Username, c.auth.Password, nil
 }
 

@@ -16,6 +16,7 @@ import (
 
 	apievents "github.com/containerd/containerd/api/events"
 	containerd "github.com/containerd/containerd/v2/client"
+	containerdimages "github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/containerd/v2/core/leases"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -23,6 +24,7 @@ import (
 	"github.com/containerd/errdefs"
 	"github.com/containerd/typeurl/v2"
 	"github.com/distribution/reference"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/kubeseed/kubeseed/kubelet/images"
 	"github.com/kubeseed/kubeseed/kubelet/network"
+	"github.com/kubeseed/kubeseed/kubelet/registry"
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
@@ -367,22 +370,27 @@ func (r *Runtime) PullImage(ctx context.Context, image string, auth *kruntime.Au
 		return kruntime.Image{}, fmt.Errorf("invalid image name %q: %w", image, err)
 	}
 	name := reference.TagNameOnly(named).String()
-	hosts := r.hosts
+	hosts, presented := r.hosts, func() bool { return false }
 	if auth != nil {
-		hosts = PullHosts(ctx, r.cfg.HostsDir, r.cfg.RegistryFallback, reference.Domain(named), auth)
+		hosts, presented = pullHosts(ctx, r.cfg.HostsDir, r.cfg.RegistryFallback, reference.Domain(named), auth)
 	}
 	// The shared pull must not end with the caller that started it.
 	shared := context.WithoutCancel(ctx)
 	key := name + "\x00" + auth.Identity()
-	return r.pulls.do(ctx, key, func() (kruntime.Image, error) { return r.pull(shared, name, hosts) })
+	return r.pulls.do(ctx, key, func() (kruntime.Image, error) { return r.pull(shared, name, hosts, presented) })
 }
 
-func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts) (kruntime.Image, error) {
+// pull pulls name through hosts. An image its registry gave only for the
+// credentials (presented reports whether they were asked for) is labelled
+// registry.LabelPulledWithCredentials from its creation on, so that the
+// node's mirror never hands it to a pull without them; a pull that needed
+// none clears the label, as the image is then public.
+func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts, presented func() bool) (kruntime.Image, error) {
 	ctx, cancel := context.WithTimeout(r.ns(ctx), r.cfg.PullTimeout)
 	defer cancel()
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
-		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter))
+		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter), withCredentialsLabel(presented))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return kruntime.Image{}, fmt.Errorf("pulling %s: no answer within %s: %w", name, r.cfg.PullTimeout, err)
@@ -391,6 +399,37 @@ func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHo
 	}
 	size, _ := img.Size(ctx)
 	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size}, nil
+}
+
+// withCredentialsLabel labels the pulled image registry.LabelPulledWithCredentials
+// when presented says its registry asked for the credentials. Resolution,
+// where the registry challenges, is over once the first descriptor is
+// fetched, and the image is created, with the labels it carries then, only
+// after the last fetch: labelled from its first moment, the image is never
+// in the store unmarked for the mirror to serve.
+func withCredentialsLabel(presented func() bool) containerd.RemoteOpt {
+	return func(_ *containerd.Client, rc *containerd.RemoteContext) error {
+		if rc.Labels == nil {
+			rc.Labels = map[string]string{}
+		}
+		labels := rc.Labels
+		var once sync.Once
+		wrap := rc.HandlerWrapper
+		rc.HandlerWrapper = func(h containerdimages.Handler) containerdimages.Handler {
+			if wrap != nil {
+				h = wrap(h)
+			}
+			return containerdimages.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
+				once.Do(func() {
+					if presented() {
+						labels[registry.LabelPulledWithCredentials] = "true"
+					}
+				})
+				return h.Handle(ctx, desc)
+			})
+		}
+		return nil
+	}
 }
 
 func podFilter(uid types.UID) string {
