@@ -227,7 +227,7 @@ func TestImagePulls(t *testing.T) {
 	}
 	for _, name := range []string{"never", "ifnotpresent"} {
 		eventually(t, 30*time.Second, name+" pod Running", podRunningReady(ns, name))
-		eventually(t, 10*time.Second, name+": already present", hasEvent(ns, name, `Pulled: Container image "busybox" already present on machine`))
+		eventually(t, 10*time.Second, name+": already present", hasEvent(ns, name, `Pulled: Container image "busybox" already present on machine and can be accessed by the pod`))
 		if ok, _ := hasEvent(ns, name, "Pulling:")(); ok {
 			t.Errorf("%s pulled: %q", name, podEvents(ns, name))
 		}
@@ -261,7 +261,7 @@ func TestImagePulls(t *testing.T) {
 	// Present now: a second IfNotPresent pod does not pull again.
 	createPod(t, pullPod(ns, "remote-again", "pull-node", "example.test/demo/app:latest", corev1.PullIfNotPresent, "exec sleep 3600"))
 	eventually(t, 30*time.Second, "second remote pod Running", podRunningReady(ns, "remote-again"))
-	eventually(t, 10*time.Second, "already present", hasEvent(ns, "remote-again", `Pulled: Container image "example.test/demo/app:latest" already present on machine`))
+	eventually(t, 10*time.Second, "already present", hasEvent(ns, "remote-again", `Pulled: Container image "example.test/demo/app:latest" already present on machine and can be accessed by the pod`))
 }
 
 // TestAlwaysPicksUpAReimportedTag: an image imported again under the same
@@ -428,6 +428,32 @@ func TestImagePullSecrets(t *testing.T) {
 	if got := presented(); strings.Join(got, " ") != "robot:expired robot:s3cret" {
 		t.Errorf("credentials presented %q, want the expired one, then the right one", got)
 	}
+	// On the node now, the image is for pods holding those credentials, as
+	// upstream's kubelet keeps it (KubeletEnsureSecretPulledImages): one
+	// with the right secret uses it without a pull; one without must ask
+	// the registry (IfNotPresent) and is refused, or is told it is not
+	// there (Never).
+	again := pullPod(ns, "with-secret-again", "secret-node", image, corev1.PullIfNotPresent, "exec sleep 3600")
+	again.Spec.ImagePullSecrets = []corev1.LocalObjectReference{{Name: "regcred"}}
+	createPod(t, again)
+	createPod(t, pullPod(ns, "anonymous-ifnotpresent", "secret-node", image, corev1.PullIfNotPresent, "cat /version; exec sleep 3600"))
+	createPod(t, pullPod(ns, "anonymous-never", "secret-node", image, corev1.PullNever, "cat /version; exec sleep 3600"))
+	eventually(t, 30*time.Second, "the pod with the secret Running", podRunningReady(ns, "with-secret-again"))
+	eventually(t, 10*time.Second, "present and accessible", hasEvent(ns, "with-secret-again",
+		`Pulled: Container image "`+image+`" already present on machine and can be accessed by the pod`))
+	if ok, _ := hasEvent(ns, "with-secret-again", "Pulling:")(); ok {
+		t.Errorf("the pod holding the credentials pulled again: %q", podEvents(ns, "with-secret-again"))
+	}
+	eventually(t, 30*time.Second, "IfNotPresent without credentials asks the registry", hasEvent(ns, "anonymous-ifnotpresent",
+		`Failed: Failed to pull image "`+image+`": failed to pull and unpack image "`+image+`": failed to resolve reference`))
+	eventually(t, 30*time.Second, "Never without credentials: not present", hasEvent(ns, "anonymous-never",
+		`ErrImageNeverPull: Container image "`+image+`" is not present with pull policy of Never`))
+	for _, name := range []string{"anonymous-ifnotpresent", "anonymous-never"} {
+		if out, _ := logOf(cfg.RootDir, ns, name, 0); out != "" {
+			t.Errorf("%s ran the private image: %q", name, out)
+		}
+	}
+
 	// The pod without them still cannot pull (Always asks the registry).
 	p, _ := getPod(ns, "anonymous")
 	if p.Status.Phase != corev1.PodPending {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,6 +64,17 @@ func PullNeeded(policy corev1.PullPolicy, present bool) bool {
 	}
 }
 
+// holdsAny says whether one of creds is among the credential identities
+// (runtime.Auth.Identity) an image was pulled with.
+func holdsAny(identities []string, creds []credentials.Credential) bool {
+	for _, c := range creds {
+		if slices.Contains(identities, (&kruntime.Auth{Username: c.Username, Password: c.Password}).Identity()) {
+			return true
+		}
+	}
+	return false
+}
+
 // pullBackoffMessage is the waiting message of a container whose pull backs
 // off: upstream keeps the error of the failed pull in it.
 func pullBackoffMessage(image string, prev *corev1.ContainerStateWaiting) string {
@@ -109,9 +121,33 @@ func (ws *Workers) ensureImage(ctx context.Context, w *worker, pod *corev1.Pod, 
 			return wait(ReasonImageInspectError, msg)
 		}
 	}
+	// The pod's credentials for the image, read once (Secrets from the API)
+	// for the access check and the pull.
+	var creds []credentials.Credential
+	var missing []string
+	var credsErr error
+	credsRead := false
+	readCreds := func() {
+		if !credsRead {
+			creds, missing, credsErr = ws.pullCredentials(ctx, pod, c.Image)
+			credsRead = true
+		}
+	}
+	if present && len(img.Credentials) > 0 {
+		// As upstream's kubelet (KubeletEnsureSecretPulledImages, on since
+		// 1.35, policy NeverVerifyPreloadedImages): an image the node
+		// pulled with credentials its registry asked for is for pods that
+		// hold one of them; any other pod must ask the registry itself
+		// (IfNotPresent), or is told, as if the image were not there, that
+		// it is not present (Never).
+		readCreds()
+		if credsErr != nil || !holdsAny(img.Credentials, creds) {
+			present = false
+		}
+	}
 	if !PullNeeded(policy, present) {
 		if present {
-			rec.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine", c.Image)
+			rec.Eventf(pod, corev1.EventTypeNormal, "Pulled", "Container image %q already present on machine and can be accessed by the pod", c.Image)
 			return img, true
 		}
 		msg := fmt.Sprintf("Container image %q is not present with pull policy of Never", c.Image)
@@ -137,8 +173,8 @@ func (ws *Workers) ensureImage(ctx context.Context, w *worker, pod *corev1.Pod, 
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %s", ReasonErrImagePull)
 		return wait(ReasonErrImagePull, err.Error())
 	}
-	creds, missing, err := ws.pullCredentials(ctx, pod, c.Image)
-	if err != nil {
+	readCreds()
+	if err := credsErr; err != nil {
 		// A secret that does not parse: no pull could use it. (Upstream
 		// reports the parse error itself as the waiting reason; here it is
 		// a failed pull, with its back-off, naming the secret.)
@@ -146,7 +182,7 @@ func (ws *Workers) ensureImage(ctx context.Context, w *worker, pod *corev1.Pod, 
 	}
 	rec.Eventf(pod, corev1.EventTypeNormal, "Pulling", "Pulling image %q", c.Image)
 	start := time.Now()
-	img, err = ws.pull(ctx, c.Image, creds)
+	img, err := ws.pull(ctx, c.Image, creds)
 	if err != nil {
 		img, ok := failed(err)
 		// As upstream, after the failure: the secrets the pull went without.

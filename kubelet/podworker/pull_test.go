@@ -5,6 +5,9 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"github.com/kubeseed/kubeseed/kubelet/credentials"
+	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
 
 func TestPullPolicyDefaultsAsTheAPI(t *testing.T) {
@@ -86,5 +89,28 @@ func TestPullBackoffMessageKeepsTheError(t *testing.T) {
 	}
 	if got := pullBackoffMessage("nothere", nil); got != `Back-off pulling image "nothere"` {
 		t.Errorf("with nothing before: %q", got)
+	}
+}
+
+// An image pulled with credentials is for pods holding one of them: the
+// same username and password, whichever secret they come from.
+func TestHoldsAny(t *testing.T) {
+	robot := (&kruntime.Auth{Username: "robot", Password: "s3cret"}).Identity()
+	other := (&kruntime.Auth{Username: "other", Password: "x"}).Identity()
+	for _, c := range []struct {
+		name  string
+		ids   []string
+		creds []credentials.Credential
+		want  bool
+	}{
+		{"no credentials", []string{robot}, nil, false},
+		{"the same, from another secret", []string{other, robot}, []credentials.Credential{{Username: "robot", Password: "s3cret", Secret: "ns/copy"}}, true},
+		{"a later one matches", []string{robot}, []credentials.Credential{{Username: "robot", Password: "old"}, {Username: "robot", Password: "s3cret"}}, true},
+		{"same user, another password", []string{robot}, []credentials.Credential{{Username: "robot", Password: "guess"}}, false},
+		{"nothing recorded", nil, []credentials.Credential{{Username: "robot", Password: "s3cret"}}, false},
+	} {
+		if got := holdsAny(c.ids, c.creds); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
 	}
 }

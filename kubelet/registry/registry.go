@@ -25,7 +25,9 @@ import (
 )
 
 // LabelPulledWithCredentials marks an image of the store that its registry
-// gave only for credentials (a pod's imagePullSecrets). The mirror never
+// gave only for credentials (a pod's imagePullSecrets); its value lists the
+// identities of the credentials that pulled it (space-separated), which the
+// node agent checks before a pod without a pull uses it. The mirror never
 // serves such an image: it answers as if it did not hold it, so a pull
 // without the credentials goes on to the registry and is refused there, as
 // upstream's kubelet is with imagePullPolicy Always, instead of getting the

@@ -80,6 +80,12 @@ type Image struct {
 	Ref string
 	// Size is the image's size in bytes (its content for this platform).
 	Size int64
+	// Credentials are the identities (Auth.Identity) of the credentials
+	// its registry gave it for, when the node pulled it with credentials
+	// the registry asked for. Empty: every pod may use it (imported, or
+	// pulled without credentials), as upstream's kubelet treats preloaded
+	// and anonymously pulled images.
+	Credentials []string
 }
 
 // Auth is one set of credentials for the registry of an image, from an

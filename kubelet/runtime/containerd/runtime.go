@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,7 +355,7 @@ func (r *Runtime) ImageStatus(ctx context.Context, image string) (kruntime.Image
 		}
 	}
 	size, _ := img.Size(ctx)
-	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size}, nil
+	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size, Credentials: pulledWith(img.Labels())}, nil
 }
 
 // PullImage implements runtime.Runtime: containerd's pull (resolve, fetch
@@ -376,21 +377,29 @@ func (r *Runtime) PullImage(ctx context.Context, image string, auth *kruntime.Au
 	}
 	// The shared pull must not end with the caller that started it.
 	shared := context.WithoutCancel(ctx)
-	key := name + "\x00" + auth.Identity()
-	return r.pulls.do(ctx, key, func() (kruntime.Image, error) { return r.pull(shared, name, hosts, presented) })
+	identity := auth.Identity()
+	key := name + "\x00" + identity
+	return r.pulls.do(ctx, key, func() (kruntime.Image, error) { return r.pull(shared, name, hosts, presented, identity) })
 }
 
 // pull pulls name through hosts. An image its registry gave only for the
 // credentials (presented reports whether they were asked for) is labelled
-// registry.LabelPulledWithCredentials from its creation on, so that the
-// node's mirror never hands it to a pull without them; a pull that needed
-// none clears the label, as the image is then public.
-func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts, presented func() bool) (kruntime.Image, error) {
+// registry.LabelPulledWithCredentials from its creation on, with the
+// identity of those credentials added to the ones that pulled it before, so
+// that the node's mirror never hands it to a pull without them and pods
+// without them must ask the registry; a pull that needed none clears the
+// label, as the image is then public.
+func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts, presented func() bool, identity string) (kruntime.Image, error) {
 	ctx, cancel := context.WithTimeout(r.ns(ctx), r.cfg.PullTimeout)
 	defer cancel()
+	var before []string
+	if old, err := r.client.ImageService().Get(ctx, name); err == nil {
+		before = pulledWith(old.Labels)
+	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
-		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter), withCredentialsLabel(presented))
+		containerd.WithPullUnpack, containerd.WithPullSnapshotter(Snapshotter),
+		withCredentialsLabel(presented, credentialsLabel(before, identity)))
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			return kruntime.Image{}, fmt.Errorf("pulling %s: no answer within %s: %w", name, r.cfg.PullTimeout, err)
@@ -398,16 +407,36 @@ func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHo
 		return kruntime.Image{}, fmt.Errorf("failed to pull and unpack image %q: %w", name, err)
 	}
 	size, _ := img.Size(ctx)
-	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size}, nil
+	return kruntime.Image{Ref: name + "@" + img.Target().Digest.String(), Size: size, Credentials: pulledWith(img.Labels())}, nil
+}
+
+// maxCredentials bounds the identities an image's label keeps (containerd
+// limits a label to 4 KiB); the oldest go first, and a pod whose
+// credentials were dropped only asks the registry again.
+const maxCredentials = 40
+
+// pulledWith reads the identities of registry.LabelPulledWithCredentials.
+func pulledWith(labels map[string]string) []string {
+	return strings.Fields(labels[registry.LabelPulledWithCredentials])
+}
+
+// credentialsLabel is the label value listing identity after before's.
+func credentialsLabel(before []string, identity string) string {
+	ids := slices.DeleteFunc(slices.Clone(before), func(id string) bool { return id == identity })
+	ids = append(ids, identity)
+	if len(ids) > maxCredentials {
+		ids = ids[len(ids)-maxCredentials:]
+	}
+	return strings.Join(ids, " ")
 }
 
 // withCredentialsLabel labels the pulled image registry.LabelPulledWithCredentials
-// when presented says its registry asked for the credentials. Resolution,
-// where the registry challenges, is over once the first descriptor is
-// fetched, and the image is created, with the labels it carries then, only
-// after the last fetch: labelled from its first moment, the image is never
-// in the store unmarked for the mirror to serve.
-func withCredentialsLabel(presented func() bool) containerd.RemoteOpt {
+// (value) when presented says its registry asked for the credentials.
+// Resolution, where the registry challenges, is over once the first
+// descriptor is fetched, and the image is created, with the labels it
+// carries then, only after the last fetch: labelled from its first moment,
+// the image is never in the store unmarked for the mirror to serve.
+func withCredentialsLabel(presented func() bool, value string) containerd.RemoteOpt {
 	return func(_ *containerd.Client, rc *containerd.RemoteContext) error {
 		if rc.Labels == nil {
 			rc.Labels = map[string]string{}
@@ -422,7 +451,7 @@ func withCredentialsLabel(presented func() bool) containerd.RemoteOpt {
 			return containerdimages.HandlerFunc(func(ctx context.Context, desc ocispec.Descriptor) ([]ocispec.Descriptor, error) {
 				once.Do(func() {
 					if presented() {
-						labels[registry.LabelPulledWithCredentials] = "true"
+						labels[registry.LabelPulledWithCredentials] = value
 					}
 				})
 				return h.Handle(ctx, desc)
