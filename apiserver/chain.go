@@ -98,8 +98,7 @@ func openAPIDefinitions(ref common.ReferenceCallback) map[string]common.OpenAPID
 	return defs
 }
 
-// setOpenAPI gives c OpenAPI v2 and v3 configs over every served type. Each
-// server of the chain needs its own: the configs are filled in per server.
+// setOpenAPI gives c OpenAPI v2 and v3 configs over every served type.
 func setOpenAPI(c *genericapiserver.Config, external *runtime.Scheme) {
 	namer := openapinamer.NewDefinitionNamer(external, apiextensionsapiserver.Scheme, aggregatorscheme.Scheme)
 	c.OpenAPIConfig = genericapiserver.DefaultOpenAPIConfig(openAPIDefinitions, namer)
@@ -108,25 +107,39 @@ func setOpenAPI(c *genericapiserver.Config, external *runtime.Scheme) {
 	c.OpenAPIV3Config.Info.Title = "Kubernetes"
 }
 
+// copyOpenAPI gives c copies of the OpenAPI configs it shares with the
+// config it was copied from: each server of the chain fills in its own
+// (Info, security), but the v3 config's definitions of every type, computed
+// when it was made and only read after, stay shared (one set is 4.5 MiB of
+// heap kept for the life of the process, per server).
+func copyOpenAPI(c *genericapiserver.Config) {
+	v2, v2Info := *c.OpenAPIConfig, *c.OpenAPIConfig.Info
+	v2.Info = &v2Info
+	c.OpenAPIConfig = &v2
+	v3, v3Info := *c.OpenAPIV3Config, *c.OpenAPIV3Config.Info
+	v3.Info = &v3Info
+	c.OpenAPIV3Config = &v3
+}
+
 // delegateConfig copies the shared configuration for another server of the
 // chain: its own post-start hooks (names must be unique across the chain)
 // and health checks, and no storage until the caller sets it.
-func delegateConfig(base genericapiserver.Config, external *runtime.Scheme) genericapiserver.Config {
+func delegateConfig(base genericapiserver.Config) genericapiserver.Config {
 	c := base
 	c.PostStartHooks = map[string]genericapiserver.PostStartHookConfigEntry{}
 	c.HealthzChecks = slices.Clone(base.HealthzChecks)
 	c.LivezChecks = slices.Clone(base.LivezChecks)
 	c.ReadyzChecks = slices.Clone(base.ReadyzChecks)
 	c.RESTOptionsGetter = nil
-	setOpenAPI(&c, external)
+	copyOpenAPI(&c)
 	return c
 }
 
 // extensionsConfig configures apiextensions-apiserver. CRDs are stored as
 // kube-apiserver stores them (/registry/apiextensions.k8s.io/...), custom
 // resources under /registry/<group>/<resource>.
-func extensionsConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
-	c := delegateConfig(base, external)
+func extensionsConfig(base genericapiserver.Config, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver webhook.ServiceResolver) (*apiextensionsapiserver.Config, error) {
+	c := delegateConfig(base)
 	etcd.StorageConfig.Codec = apiextensionsapiserver.Codecs.LegacyCodec(apiextensionsV1beta1, apiextensionsV1)
 	etcd.StorageConfig.EncodeVersioner = runtime.NewMultiGroupVersioner(apiextensionsV1beta1, schema.GroupKind{Group: apiextensionsV1beta1.Group})
 	etcd.SkipHealthEndpoints = true // the core server checks etcd
@@ -152,8 +165,8 @@ var (
 
 // aggregatorConfig configures kube-aggregator; APIServices are stored as
 // kube-apiserver stores them.
-func aggregatorConfig(base genericapiserver.Config, external *runtime.Scheme, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver aggregatorapiserver.ServiceResolver) (*aggregatorapiserver.Config, error) {
-	c := delegateConfig(base, external)
+func aggregatorConfig(base genericapiserver.Config, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver aggregatorapiserver.ServiceResolver) (*aggregatorapiserver.Config, error) {
+	c := delegateConfig(base)
 	// The aggregator serves the OpenAPI of the whole chain itself.
 	c.SkipOpenAPIInstallation = true
 	etcd.StorageConfig.Codec = aggregatorscheme.Codecs.LegacyCodec(apiregistrationv1.SchemeGroupVersion, apiregistrationv1beta1.SchemeGroupVersion)

@@ -193,6 +193,10 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	if err := serving.ApplyTo(&config.SecureServing, &config.LoopbackClientConfig); err != nil {
 		return nil, fmt.Errorf("secure serving: %w", err)
 	}
+	// The server's clients of itself never leave the process's loopback:
+	// gzip on their watches would only cost a compressor per watch here and
+	// a decompressor per watch in the client, and CPU for every event.
+	config.LoopbackClientConfig.DisableCompression = true
 	caPEM, err := os.ReadFile(filepath.Join(s.cfg.pkiDir(), pki.CACert))
 	if err != nil {
 		return nil, err
@@ -243,11 +247,11 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	if config.AdmissionControl, err = newAdmission(s.cfg.DisableAdmissionPlugins, informers, loopbackClient, config.Authorization.Authorizer, config.EffectiveVersion); err != nil {
 		return nil, err
 	}
-	extCfg, err := extensionsConfig(*config, external, *etcdOptions, informers, services)
+	extCfg, err := extensionsConfig(*config, *etcdOptions, informers, services)
 	if err != nil {
 		return nil, err
 	}
-	aggCfg, err := aggregatorConfig(*config, external, *etcdOptions, informers, services)
+	aggCfg, err := aggregatorConfig(*config, *etcdOptions, informers, services)
 	if err != nil {
 		return nil, err
 	}

@@ -194,6 +194,10 @@ func Run(parent context.Context, cfg Config, out io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", api.AdminKubeconfig(), err)
 		}
+		// The components reach the API server over loopback in this very
+		// process: gzip would only cost a compressor (server) and a
+		// decompressor (client) per watch, and CPU for every event.
+		rc.DisableCompression = true
 		client, err := kubernetes.NewForConfig(rc)
 		if err != nil {
 			return err
