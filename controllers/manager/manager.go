@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -80,6 +81,10 @@ func New(cfg Config) (*Manager, error) {
 		// Controller names are unique per manager, not per process, so that
 		// tests and `kubeseed up` may run several managers side by side.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+		// No controller reads managedFields, and updates sent without them
+		// keep the server's: the cache (every pod, and the metadata of every
+		// object for the garbage collector) need not hold a copy.
+		Cache: cache.Options{DefaultTransform: cache.TransformStripManagedFields()},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating controller manager: %w", err)
