@@ -30,7 +30,9 @@ type bootstrap struct {
 	endpointIP   string
 	port         int
 	allocators   *registry.ServiceAllocators
-	done         chan struct{}
+	// authTrust is the content of kube-system/extension-apiserver-authentication.
+	authTrust map[string]string
+	done      chan struct{}
 }
 
 func (b *bootstrap) run(ctx context.Context, client kubernetes.Interface) {
@@ -59,6 +61,11 @@ func (b *bootstrap) ensure(ctx context.Context, client kubernetes.Interface) err
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("namespace %s: %w", name, err)
+		}
+	}
+	if b.authTrust != nil {
+		if err := ensureAuthenticationTrust(ctx, client, b.authTrust); err != nil {
+			return err
 		}
 	}
 	labels := map[string]string{"component": "apiserver", "provider": "kubernetes"}

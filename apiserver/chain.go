@@ -164,8 +164,11 @@ var (
 )
 
 // aggregatorConfig configures kube-aggregator; APIServices are stored as
-// kube-apiserver stores them.
-func aggregatorConfig(base genericapiserver.Config, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver aggregatorapiserver.ServiceResolver) (*aggregatorapiserver.Config, error) {
+// kube-apiserver stores them, and requests proxied to aggregated API
+// servers carry the front proxy's client certificate (proxyCert, proxyKey)
+// with the user in identity headers, as with kube-apiserver's
+// --proxy-client-cert-file.
+func aggregatorConfig(base genericapiserver.Config, etcd serveroptions.EtcdOptions, informers clientinformers.SharedInformerFactory, resolver aggregatorapiserver.ServiceResolver, proxyCert, proxyKey string) (*aggregatorapiserver.Config, error) {
 	c := delegateConfig(base)
 	// The aggregator serves the OpenAPI of the whole chain itself.
 	c.SkipOpenAPIInstallation = true
@@ -178,7 +181,8 @@ func aggregatorConfig(base genericapiserver.Config, etcd serveroptions.EtcdOptio
 	c.MergedResourceConfig = aggregatorapiserver.DefaultAPIResourceConfigSource()
 	return &aggregatorapiserver.Config{
 		GenericConfig: &genericapiserver.RecommendedConfig{Config: c, SharedInformerFactory: informers},
-		ExtraConfig:   aggregatorapiserver.ExtraConfig{ServiceResolver: resolver},
+		ExtraConfig: aggregatorapiserver.ExtraConfig{ServiceResolver: resolver,
+			ProxyClientCertFile: proxyCert, ProxyClientKeyFile: proxyKey},
 	}, nil
 }
 

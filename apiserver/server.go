@@ -251,7 +251,8 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	if err != nil {
 		return nil, err
 	}
-	aggCfg, err := aggregatorConfig(*config, *etcdOptions, informers, services)
+	aggCfg, err := aggregatorConfig(*config, *etcdOptions, informers, services,
+		filepath.Join(s.cfg.pkiDir(), pki.FrontProxyClientCert), filepath.Join(s.cfg.pkiDir(), pki.FrontProxyClientKey))
 	if err != nil {
 		return nil, err
 	}
@@ -304,7 +305,16 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	}); err != nil {
 		return nil, err
 	}
-	b := &bootstrap{kubernetesIP: ipRange.FirstIP(), endpointIP: s.cfg.AdvertiseAddress, port: s.cfg.SecurePort, allocators: allocators, done: make(chan struct{})}
+	frontProxyCA, err := os.ReadFile(filepath.Join(s.cfg.pkiDir(), pki.FrontProxyCACert))
+	if err != nil {
+		return nil, err
+	}
+	authTrust, err := authenticationTrust(caPEM, frontProxyCA)
+	if err != nil {
+		return nil, err
+	}
+	b := &bootstrap{kubernetesIP: ipRange.FirstIP(), endpointIP: s.cfg.AdvertiseAddress, port: s.cfg.SecurePort, allocators: allocators,
+		authTrust: authTrust, done: make(chan struct{})}
 	s.bootstrapped, s.loopback = b.done, config.LoopbackClientConfig
 	if err := server.AddPostStartHook("kubeseed-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
 		client, err := kubernetes.NewForConfig(hc.LoopbackClientConfig)

@@ -28,7 +28,20 @@ const (
 	AdminKey          = "admin.key"
 	KubeletClientCert = "apiserver-kubelet-client.crt"
 	KubeletClientKey  = "apiserver-kubelet-client.key"
+	// The front proxy's own CA and the client certificate the aggregator
+	// presents to aggregated API servers (kubeadm's names): those servers
+	// trust the identity headers of a request only from a certificate of
+	// this CA (requestheader authentication).
+	FrontProxyCACert     = "front-proxy-ca.crt"
+	FrontProxyCAKey      = "front-proxy-ca.key"
+	FrontProxyClientCert = "front-proxy-client.crt"
+	FrontProxyClientKey  = "front-proxy-client.key"
 )
+
+// FrontProxyClientName is the front proxy's client certificate's common
+// name, the one name aggregated API servers are told to accept
+// (requestheader-allowed-names).
+const FrontProxyClientName = "front-proxy-client"
 
 const (
 	caValidity   = 10 * 365 * 24 * time.Hour
@@ -59,9 +72,19 @@ func Ensure(opts Options) (*CA, error) {
 	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating pki directory: %w", err)
 	}
-	ca, err := ensureCA(opts.Dir)
+	ca, err := ensureCA(opts.Dir, CACert, CAKey, "kubeseed-ca")
 	if err != nil {
 		return nil, err
+	}
+	frontProxyCA, err := ensureCA(opts.Dir, FrontProxyCACert, FrontProxyCAKey, "kubeseed-front-proxy-ca")
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureLeaf(frontProxyCA, filepath.Join(opts.Dir, FrontProxyClientCert), filepath.Join(opts.Dir, FrontProxyClientKey), x509.Certificate{
+		Subject:     pkix.Name{CommonName: FrontProxyClientName},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}); err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", FrontProxyClientCert, err)
 	}
 	leaves := []struct {
 		cert, key string
@@ -90,8 +113,8 @@ func Ensure(opts Options) (*CA, error) {
 	return ca, nil
 }
 
-func ensureCA(dir string) (*CA, error) {
-	certPath, keyPath := filepath.Join(dir, CACert), filepath.Join(dir, CAKey)
+func ensureCA(dir, certName, keyName, commonName string) (*CA, error) {
+	certPath, keyPath := filepath.Join(dir, certName), filepath.Join(dir, keyName)
 	if cert, key, certPEM, err := load(certPath, keyPath); err == nil {
 		return &CA{Cert: cert, Key: key, CertPEM: certPEM}, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -104,7 +127,7 @@ func ensureCA(dir string) (*CA, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: "kubeseed-ca"},
+		Subject:               pkix.Name{CommonName: commonName},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(caValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
