@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -197,6 +198,10 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 	// gzip on their watches would only cost a compressor per watch here and
 	// a decompressor per watch in the client, and CPU for every event.
 	config.LoopbackClientConfig.DisableCompression = true
+	// The address clients are told to use (discovery's
+	// serverAddressByClientCIDRs, the service account key set's URL), as
+	// kube-apiserver's --advertise-address.
+	config.PublicAddress = net.ParseIP(s.cfg.AdvertiseAddress)
 	caPEM, err := os.ReadFile(filepath.Join(s.cfg.pkiDir(), pki.CACert))
 	if err != nil {
 		return nil, err
@@ -288,6 +293,9 @@ func (s *Server) build(endpoints []string, etcdClient *clientv3.Client) (*aggreg
 		Tokens:      tokens,
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := serveIssuerDiscovery(server, tokens); err != nil {
 		return nil, err
 	}
 	scraper := &metrics.Scraper{Transport: nodes.Transport}
@@ -426,6 +434,24 @@ func (s *Server) serviceAccountTokens() (*registry.Tokens, error) {
 		Audiences: []string{serviceaccount.DefaultIssuer},
 		Lookup:    &registry.StoreLookup{},
 	}, nil
+}
+
+// serveIssuerDiscovery serves service account issuer discovery (the OpenID
+// configuration and key set), as kube-apiserver does by default, with the
+// key set at this server's external address.
+func serveIssuerDiscovery(server *genericapiserver.GenericAPIServer, tokens *registry.Tokens) error {
+	jwks, err := tokens.Key.JWKS()
+	if err != nil {
+		return fmt.Errorf("service account key set: %w", err)
+	}
+	jwksURI := (&url.URL{Scheme: "https", Host: server.ExternalAddress, Path: serviceaccount.JWKSPath}).String()
+	config, err := serviceaccount.OpenIDConfiguration(tokens.Issuer, jwksURI)
+	if err != nil {
+		return fmt.Errorf("service account issuer discovery: %w", err)
+	}
+	server.Handler.NonGoRestfulMux.Handle(serviceaccount.OpenIDConfigurationPath, serviceaccount.DiscoveryHandler(config, "application/json"))
+	server.Handler.NonGoRestfulMux.Handle(serviceaccount.JWKSPath, serviceaccount.DiscoveryHandler(jwks, "application/jwk-set+json"))
+	return nil
 }
 
 // nodeTransport authenticates to node agents with the apiserver-kubelet-client

@@ -9,7 +9,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -67,6 +69,16 @@ type Claims struct {
 // Key is the signing key, kept in a PEM file so tokens survive a restart.
 type Key struct {
 	private *ecdsa.PrivateKey
+	kid     string
+}
+
+func newKey(private *ecdsa.PrivateKey) (*Key, error) {
+	der, err := x509.MarshalPKIXPublicKey(&private.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256(der)
+	return &Key{private: private, kid: base64.RawURLEncoding.EncodeToString(sum[:])}, nil
 }
 
 // LoadOrCreateKey reads the EC private key at path, or creates one there.
@@ -84,7 +96,7 @@ func LoadOrCreateKey(path string) (*Key, error) {
 		if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, fmt.Errorf("writing the service account key: %w", err)
 		}
-		return &Key{private: k}, nil
+		return newKey(k)
 	}
 	if err != nil {
 		return nil, err
@@ -97,12 +109,15 @@ func LoadOrCreateKey(path string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service account key %s: %w", path, err)
 	}
-	return &Key{private: k}, nil
+	return newKey(k)
 }
 
-// Sign returns the signed token for claims.
+// Sign returns the signed token for claims, its header naming the key
+// (kid), as upstream's do, so verifiers pick it from the issuer's key set.
 func (k *Key) Sign(c *Claims) (string, error) {
-	return jwt.NewWithClaims(jwt.SigningMethodES256, c).SignedString(k.private)
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	t.Header["kid"] = k.kid
+	return t.SignedString(k.private)
 }
 
 // Lookup finds the objects a token names, so a token dies with them.
