@@ -392,9 +392,13 @@ func (r *Runtime) PullImage(ctx context.Context, image string, auth *kruntime.Au
 func (r *Runtime) pull(ctx context.Context, name string, hosts docker.RegistryHosts, presented func() bool, identity string) (kruntime.Image, error) {
 	ctx, cancel := context.WithTimeout(r.ns(ctx), r.cfg.PullTimeout)
 	defer cancel()
+	// Only a pull with credentials can keep a label; an anonymous one, on
+	// every start of an Always container, need not read the image first.
 	var before []string
-	if old, err := r.client.ImageService().Get(ctx, name); err == nil {
-		before = pulledWith(old.Labels)
+	if identity != "" {
+		if old, err := r.client.ImageService().Get(ctx, name); err == nil {
+			before = pulledWith(old.Labels)
+		}
 	}
 	resolver := docker.NewResolver(docker.ResolverOptions{Hosts: hosts})
 	img, err := r.client.Pull(ctx, name, containerd.WithResolver(resolver),
