@@ -1,6 +1,7 @@
 package podworker
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -231,5 +232,81 @@ func TestAdmit(t *testing.T) {
 	if ok, _, msg := Admit(pod("1500m", ""), []*corev1.Pod{pod("1", "")}, alloc); ok ||
 		msg != "Node didn't have enough resource: cpu, requested: 1500, used: 1000, capacity: 2000" {
 		t.Errorf("message = %q", msg)
+	}
+}
+
+func TestPodStatusEphemeralContainers(t *testing.T) {
+	now := time.Unix(2000, 0)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns"}, Spec: corev1.PodSpec{
+		RestartPolicy: corev1.RestartPolicyAlways,
+		Containers:    []corev1.Container{{Name: "web", Image: "busybox"}, {Name: "app", Image: "busybox"}},
+		EphemeralContainers: []corev1.EphemeralContainer{
+			{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger-z", Image: "busybox"}, TargetContainerName: "app"},
+			{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger-a", Image: "busybox"}},
+			{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debugger-m", Image: "busybox"}},
+		},
+	}}
+	obs := Observation{
+		Sandbox: &kruntime.Sandbox{IP: "10.244.0.7"}, RuntimeName: "containerd", Now: now,
+		Containers: []kruntime.Container{
+			{ID: "w0", Name: "web", State: kruntime.StateRunning, StartedAt: now},
+			{ID: "a0", Name: "app", State: kruntime.StateRunning, StartedAt: now},
+			{ID: "z0", Name: "debugger-z", State: kruntime.StateRunning, StartedAt: now},
+			// An ephemeral container that failed stays failed: it never
+			// makes the pod fail nor unready.
+			{ID: "a1", Name: "debugger-a", State: kruntime.StateExited, ExitCode: 1, Reason: "Error", FinishedAt: now},
+		},
+	}
+	s := PodStatus(pod, obs)
+	if s.Phase != corev1.PodRunning {
+		t.Errorf("phase = %s, want Running", s.Phase)
+	}
+	for _, c := range s.Conditions {
+		if c.Type == corev1.PodReady && c.Status != corev1.ConditionTrue {
+			t.Errorf("Ready = %s (%s), want True: ephemeral containers do not count", c.Status, c.Message)
+		}
+	}
+	var names []string
+	for _, cs := range s.ContainerStatuses {
+		names = append(names, cs.Name)
+	}
+	if got := strings.Join(names, ","); got != "app,web" {
+		t.Errorf("container statuses in order %s, want app,web (by name, as upstream)", got)
+	}
+	names = nil
+	for _, cs := range s.EphemeralContainerStatuses {
+		names = append(names, cs.Name)
+		if cs.Ready {
+			t.Errorf("ephemeral %s reported ready", cs.Name)
+		}
+	}
+	if got := strings.Join(names, ","); got != "debugger-a,debugger-m,debugger-z" {
+		t.Fatalf("ephemeral statuses %s, want debugger-a,debugger-m,debugger-z", got)
+	}
+	eph := s.EphemeralContainerStatuses
+	if st := eph[0].State.Terminated; st == nil || st.ExitCode != 1 || eph[0].RestartCount != 0 {
+		t.Errorf("debugger-a = %+v, want terminated with exit code 1", eph[0].State)
+	}
+	if w := eph[1].State.Waiting; w == nil || w.Reason != ReasonContainerCreating {
+		t.Errorf("debugger-m (not started yet) = %+v, want waiting ContainerCreating", eph[1].State)
+	}
+	if eph[2].State.Running == nil || eph[2].ContainerID != "containerd://z0" {
+		t.Errorf("debugger-z = %+v, want running z0", eph[2])
+	}
+}
+
+func TestEphemeralNeverRestarts(t *testing.T) {
+	exited := &kruntime.Container{Name: "debugger", State: kruntime.StateExited, ExitCode: 137}
+	if got := Decide(corev1.RestartPolicyNever, exited, false); got != Keep {
+		t.Errorf("an exited ephemeral container: %v, want Keep", got)
+	}
+	if got := Decide(corev1.RestartPolicyNever, nil, false); got != Start {
+		t.Errorf("a new ephemeral container: %v, want Start", got)
+	}
+	e := &corev1.EphemeralContainer{EphemeralContainerCommon: corev1.EphemeralContainerCommon{
+		Name: "debugger", Image: "busybox", Command: []string{"sh"}, Stdin: true, TTY: true,
+	}, TargetContainerName: "app"}
+	if c := Ephemeral(e); c.Name != "debugger" || c.Image != "busybox" || !c.Stdin || !c.TTY || len(c.Command) != 1 {
+		t.Errorf("Ephemeral(%+v) = %+v", e, c)
 	}
 }

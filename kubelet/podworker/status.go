@@ -2,6 +2,7 @@ package podworker
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -98,6 +99,13 @@ func PodStatus(pod *corev1.Pod, o Observation) corev1.PodStatus {
 	for i := range pod.Spec.Containers {
 		s.ContainerStatuses = append(s.ContainerStatuses, status(&pod.Spec.Containers[i], mainWaiting))
 	}
+	// Ephemeral containers never make the pod ready or unready, nor change
+	// its phase, and are reported not ready, as upstream reports them.
+	for i := range pod.Spec.EphemeralContainers {
+		cs := status(Ephemeral(&pod.Spec.EphemeralContainers[i]), "")
+		cs.Ready = false
+		s.EphemeralContainerStatuses = append(s.EphemeralContainerStatuses, cs)
+	}
 	switch {
 	case initFailed:
 		s.Phase = corev1.PodFailed
@@ -162,6 +170,11 @@ func PodStatus(pod *corev1.Pod, o Observation) corev1.PodStatus {
 		}
 	}
 	s.Conditions = conds
+	// Upstream's status manager orders these two lists by name (init
+	// containers keep the spec's order).
+	byName := func(a, b corev1.ContainerStatus) int { return strings.Compare(a.Name, b.Name) }
+	slices.SortStableFunc(s.ContainerStatuses, byName)
+	slices.SortStableFunc(s.EphemeralContainerStatuses, byName)
 	return s
 }
 

@@ -287,7 +287,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 	started := false
 	now := time.Now()
 	// handle applies Decide to one container and returns whether it runs.
-	handle := func(c *corev1.Container, policy corev1.RestartPolicy) {
+	handle := func(c *corev1.Container, policy corev1.RestartPolicy, target string) {
 		l := latest[c.Name]
 		key := string(pod.UID) + "/" + c.Name
 		var inBackoff bool
@@ -311,7 +311,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 			if l != nil {
 				attempt = l.Attempt + 1
 			}
-			if ws.start(ctx, w, pod, c, sb, attempt, volumePaths) {
+			if ws.start(ctx, w, pod, c, sb, attempt, volumePaths, target) {
 				started = true
 			}
 		}
@@ -323,7 +323,7 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		c := &pod.Spec.InitContainers[i]
 		l := latest[c.Name]
 		if IsSidecar(c) {
-			handle(c, corev1.RestartPolicyAlways)
+			handle(c, corev1.RestartPolicyAlways, "")
 			if l == nil || l.State != kruntime.StateRunning {
 				initDone = false
 				break
@@ -338,13 +338,19 @@ func (ws *Workers) sync(ctx context.Context, w *worker, pod *corev1.Pod, gone bo
 		if pod.Spec.RestartPolicy == corev1.RestartPolicyNever {
 			policy = corev1.RestartPolicyNever
 		}
-		handle(c, policy)
+		handle(c, policy, "")
 		break
 	}
 	if initDone {
 		for i := range pod.Spec.Containers {
-			handle(&pod.Spec.Containers[i], pod.Spec.RestartPolicy)
+			handle(&pod.Spec.Containers[i], pod.Spec.RestartPolicy, "")
 		}
+	}
+	// Ephemeral containers (kubectl debug) start once each, whether or not
+	// the pod has initialized, and are never restarted, as upstream's.
+	for i := range pod.Spec.EphemeralContainers {
+		e := &pod.Spec.EphemeralContainers[i]
+		handle(Ephemeral(e), corev1.RestartPolicyNever, e.TargetContainerName)
 	}
 	if started {
 		if ctrs, err = rt.Containers(ctx, pod.UID); err != nil {
@@ -467,7 +473,7 @@ func (ws *Workers) containerEnv(ctx context.Context, pod *corev1.Pod, c *corev1.
 
 // start pulls (or finds) the image and starts one attempt of a container,
 // recording why it waits when it cannot.
-func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int, volumePaths map[string]string) bool {
+func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *corev1.Container, sb *kruntime.Sandbox, attempt int, volumePaths map[string]string, target string) bool {
 	rt, rec := ws.cfg.Runtime, ws.cfg.Recorder
 	img, ok := ws.ensureImage(ctx, w, pod, c)
 	if !ok {
@@ -496,7 +502,7 @@ func (ws *Workers) start(ctx context.Context, w *worker, pod *corev1.Pod, c *cor
 	expanded := c.DeepCopy()
 	expanded.Command = ExpandArgs(c.Command, env)
 	expanded.Args = ExpandArgs(c.Args, env)
-	if err := rt.StartContainer(ctx, kruntime.StartRequest{Pod: pod, Container: expanded, Attempt: attempt, Sandbox: sb, Env: env, ImageRef: img.Ref, Mounts: mounts}); err != nil {
+	if err := rt.StartContainer(ctx, kruntime.StartRequest{Pod: pod, Container: expanded, Attempt: attempt, Sandbox: sb, Env: env, ImageRef: img.Ref, Mounts: mounts, Target: target}); err != nil {
 		rec.Eventf(pod, corev1.EventTypeWarning, "Failed", "Error: %v", err)
 		w.waiting[c.Name] = &corev1.ContainerStateWaiting{Reason: ReasonRunContainerError, Message: err.Error()}
 		return false
@@ -635,7 +641,16 @@ func (ws *Workers) terminate(ctx context.Context, w *worker, pod *corev1.Pod, go
 	return true, nil
 }
 
-// specContainer finds a container or init container of pod by name.
+// Ephemeral returns an ephemeral container as the container it runs as
+// (the two types share their fields; the ones a container may have and an
+// ephemeral one may not are refused by the API).
+func Ephemeral(e *corev1.EphemeralContainer) *corev1.Container {
+	c := corev1.Container(e.EphemeralContainerCommon)
+	return &c
+}
+
+// specContainer finds a container, init container or ephemeral container of
+// pod by name.
 func specContainer(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.Containers {
 		if pod.Spec.Containers[i].Name == name {
@@ -645,6 +660,11 @@ func specContainer(pod *corev1.Pod, name string) *corev1.Container {
 	for i := range pod.Spec.InitContainers {
 		if pod.Spec.InitContainers[i].Name == name {
 			return &pod.Spec.InitContainers[i]
+		}
+	}
+	for i := range pod.Spec.EphemeralContainers {
+		if pod.Spec.EphemeralContainers[i].Name == name {
+			return Ephemeral(&pod.Spec.EphemeralContainers[i])
 		}
 	}
 	return nil

@@ -65,6 +65,10 @@ type StartRequest struct {
 	ImageRef string
 	// Mounts are the container's volume mounts, resolved to host paths.
 	Mounts []Mount
+	// Target names a running container of the pod whose process namespace
+	// this one joins (an ephemeral container's targetContainerName), so a
+	// debugger sees and signals the target's processes.
+	Target string
 }
 
 // Mount is a host path bind-mounted into a container.

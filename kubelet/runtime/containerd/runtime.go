@@ -556,6 +556,14 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	} else {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	}
+	pidOpts, err := r.processNamespace(ctx, pod, req.Target)
+	if err != nil {
+		return err
+	}
+	opts = append(opts, pidOpts...)
+	if pod.Spec.HostIPC {
+		opts = append(opts, oci.WithHostNamespace(specs.IPCNamespace))
+	}
 	opts = append(opts, securityOpts(pod, ctr)...)
 	opts = append(opts, resourceOpts(ctr)...)
 	labels := map[string]string{
@@ -623,6 +631,34 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
 	}
 	return nil
+}
+
+// processNamespace says which PID namespace a container starts in: the
+// node's for a hostPID pod, the target container's for a container that
+// names one (kubectl debug --target), else a new one of its own.
+func (r *Runtime) processNamespace(ctx context.Context, pod *corev1.Pod, target string) ([]oci.SpecOpts, error) {
+	switch {
+	case pod.Spec.HostPID:
+		return []oci.SpecOpts{oci.WithHostNamespace(specs.PIDNamespace)}, nil
+	case target == "":
+		return nil, nil
+	}
+	cs, err := r.client.Containers(ctx, containerFilter(pod.UID, target))
+	if err != nil {
+		return nil, fmt.Errorf("finding target container %s: %w", target, err)
+	}
+	for _, c := range cs {
+		t, err := c.Task(ctx, nil)
+		if err != nil {
+			continue
+		}
+		if st, err := t.Status(ctx); err != nil || st.Status != containerd.Running {
+			continue
+		}
+		ns := fmt.Sprintf("/proc/%d/ns/pid", t.Pid())
+		return []oci.SpecOpts{oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: ns})}, nil
+	}
+	return nil, fmt.Errorf("target container %q is not running", target)
 }
 
 // recordStart keeps the start time of a container in a label, for
