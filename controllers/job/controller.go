@@ -19,7 +19,9 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
+	"github.com/kubeseed/kubeseed/controllers/consistency"
 	"github.com/kubeseed/kubeseed/controllers/expectations"
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 )
@@ -49,6 +51,11 @@ type Reconciler struct {
 	// removed (and so counted) while the cache may still show it, so a stale
 	// cache never counts a pod twice (upstream's finalizer expectations).
 	released map[types.UID]map[types.UID]bool
+	// writes holds a Job's sync back until the caches have seen what the
+	// last one wrote: a Job cache older than the pod cache would show a
+	// pod counted and released as neither (upstream's
+	// StaleControllerConsistencyJob).
+	writes *consistency.Tracker
 }
 
 type failures struct {
@@ -77,6 +84,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
 	r.backoff = map[types.UID]*failures{}
 	r.released = map[types.UID]map[types.UID]bool{}
+	r.writes = consistency.ForCache(mgr.GetCache())
+	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("job").
 		For(&batchv1.Job{}).
@@ -101,10 +112,17 @@ func (r *Reconciler) now() time.Time {
 
 // Reconcile syncs one Job.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.writes.Ready(req.NamespacedName); err != nil {
+		// The cache's own event for the write queues the Job again; the
+		// delay is a fallback.
+		log.FromContext(ctx).V(4).Info("Waiting for the cache", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: consistency.RetryAfter}, nil
+	}
 	var cached batchv1.Job
 	if err := r.Client.Get(ctx, req.NamespacedName, &cached); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.exp.Forget(req.NamespacedName)
+			r.writes.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -121,14 +139,12 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 		return ctrl.Result{}, nil
 	}
 	key := client.ObjectKeyFromObject(job)
-	var podList corev1.PodList
-	if err := r.Client.List(ctx, &podList, client.InNamespace(job.Namespace)); err != nil {
+	var podList, orphans corev1.PodList
+	if err := ownership.ListCandidates(ctx, r.Client, job.Namespace, job, selector, &podList, &orphans); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of %s: %w", job.Name, err)
 	}
-	candidates := make([]*corev1.Pod, 0, len(podList.Items))
-	for i := range podList.Items {
-		candidates = append(candidates, &podList.Items[i])
-	}
+	podList.Items = append(podList.Items, orphans.Items...)
+	candidates := ownership.Pointers(podList.Items)
 	ref := ownership.NewControllerRef(job, kind.GroupVersion().String(), kind.Kind)
 	pods, err := ownership.Claim(ctx, r.Client, job, ref, selector, candidates, ownership.RecheckOwner(r.APIReader, &batchv1.Job{}, job))
 	if err != nil {
@@ -136,7 +152,7 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 	}
 	if finished(job) {
 		// Counted already: only let go of pods still held.
-		return ctrl.Result{}, r.removeFinalizers(ctx, pods)
+		return ctrl.Result{}, r.removeFinalizers(ctx, job, pods)
 	}
 	now := r.now()
 	satisfied := r.exp.Satisfied(key, podList.Items, now)
@@ -286,9 +302,10 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 		if err := r.Client.Status().Update(ctx, job); err != nil {
 			return ctrl.Result{}, fmt.Errorf("recording finished pods of %s: %w", job.Name, err)
 		}
+		r.writes.Wrote(key, job.UID, job)
 		st = job.Status.DeepCopy()
 	}
-	released := r.release(ctx, toRelease)
+	released := r.release(ctx, job, toRelease)
 	r.rememberReleases(job.UID, released)
 	for _, p := range toRelease {
 		if !released[p.UID] {
@@ -345,6 +362,7 @@ func (r *Reconciler) sync(ctx context.Context, job *batchv1.Job) (ctrl.Result, e
 		if err := r.Client.Status().Update(ctx, job); err != nil {
 			return ctrl.Result{}, fmt.Errorf("updating status of %s: %w", job.Name, err)
 		}
+		r.writes.Wrote(key, job.UID, job)
 	}
 	if actErr != nil {
 		return ctrl.Result{}, actErr
@@ -485,6 +503,7 @@ func (r *Reconciler) act(ctx context.Context, job *batchv1.Job, deletes, creates
 					return
 				}
 				created = append(created, p.Name)
+				r.writes.Wrote(key, job.UID, p)
 				r.Recorder.Eventf(job, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", p.Name)
 			}()
 		}
@@ -500,7 +519,8 @@ var finalizerPatch = client.RawPatch(types.StrategicMergePatchType,
 
 // release removes the tracking finalizer from pods and returns those now
 // free of it (or gone).
-func (r *Reconciler) release(ctx context.Context, pods []*corev1.Pod) map[types.UID]bool {
+func (r *Reconciler) release(ctx context.Context, job *batchv1.Job, pods []*corev1.Pod) map[types.UID]bool {
+	key := client.ObjectKeyFromObject(job)
 	out := map[types.UID]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -513,6 +533,9 @@ func (r *Reconciler) release(ctx context.Context, pods []*corev1.Pod) map[types.
 		go func() {
 			defer wg.Done()
 			err := r.Client.Patch(ctx, p, finalizerPatch)
+			if err == nil {
+				r.writes.Wrote(key, job.UID, p)
+			}
 			if err == nil || apierrors.IsNotFound(err) {
 				mu.Lock()
 				out[p.UID] = true
@@ -524,14 +547,14 @@ func (r *Reconciler) release(ctx context.Context, pods []*corev1.Pod) map[types.
 	return out
 }
 
-func (r *Reconciler) removeFinalizers(ctx context.Context, pods []*corev1.Pod) error {
+func (r *Reconciler) removeFinalizers(ctx context.Context, job *batchv1.Job, pods []*corev1.Pod) error {
 	var held []*corev1.Pod
 	for _, p := range pods {
 		if hasFinalizer(p) {
 			held = append(held, p)
 		}
 	}
-	if got := r.release(ctx, held); len(got) != len(held) {
+	if got := r.release(ctx, job, held); len(got) != len(held) {
 		return fmt.Errorf("removing tracking finalizers: %d of %d left", len(held)-len(got), len(held))
 	}
 	return nil
