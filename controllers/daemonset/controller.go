@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/kubeseed/kubeseed/controllers/consistency"
 	"github.com/kubeseed/kubeseed/controllers/expectations"
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 	"github.com/kubeseed/kubeseed/controllers/revision"
@@ -44,6 +45,9 @@ type Reconciler struct {
 	Now func() time.Time
 
 	exp *expectations.Expectations
+	// writes holds a sync back until the caches have seen the last one's
+	// writes (upstream's StaleControllerConsistencyDaemonSet).
+	writes *consistency.Tracker
 }
 
 // +kubebuilder:rbac:groups=apps,resources=daemonsets,verbs=get;list;watch;update;patch
@@ -67,6 +71,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
+	r.writes = consistency.ForCache(mgr.GetCache())
 	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
 		return err
 	}
@@ -137,10 +142,15 @@ func (r *Reconciler) nodeHandler() handler.EventHandler {
 
 // Reconcile syncs one DaemonSet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.writes.Ready(req.NamespacedName); err != nil {
+		ctrl.LoggerFrom(ctx).V(4).Info("Waiting for the cache", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: consistency.RetryAfter}, nil
+	}
 	var cached appsv1.DaemonSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &cached); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.exp.Forget(req.NamespacedName)
+			r.writes.Forget(req.NamespacedName)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -195,6 +205,7 @@ func (r *Reconciler) sync(ctx context.Context, ds *appsv1.DaemonSet) error {
 		if err := r.Client.Status().Update(ctx, ds); err != nil {
 			return fmt.Errorf("updating status of %s: %w", ds.Name, err)
 		}
+		r.writes.Wrote(client.ObjectKeyFromObject(ds), ds.UID, ds)
 	}
 	if stepErr != nil {
 		return stepErr
@@ -251,6 +262,7 @@ func (r *Reconciler) act(ctx context.Context, ds *appsv1.DaemonSet, ref metav1.O
 					return
 				}
 				created = append(created, pod.Name)
+				r.writes.Wrote(key, ds.UID, pod)
 				r.Recorder.Eventf(ds, corev1.EventTypeNormal, "SuccessfulCreate", "Created pod: %v", pod.Name)
 			}()
 		}
@@ -329,6 +341,7 @@ func (r *Reconciler) history(ctx context.Context, ds *appsv1.DaemonSet, ref meta
 		if err != nil {
 			return nil, nil, fmt.Errorf("creating revision of %s: %w", ds.Name, err)
 		}
+		r.writes.Wrote(client.ObjectKeyFromObject(ds), ds.UID, cr)
 		return cr, old, nil
 	}
 	revision.Sort(current)
@@ -345,6 +358,7 @@ func (r *Reconciler) history(ctx context.Context, ds *appsv1.DaemonSet, ref meta
 		if err := r.Client.Update(ctx, cur); err != nil {
 			return nil, nil, fmt.Errorf("moving revision %s forward: %w", cur.Name, err)
 		}
+		r.writes.Wrote(client.ObjectKeyFromObject(ds), ds.UID, cur)
 	}
 	return cur, old, nil
 }

@@ -20,6 +20,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
+	"github.com/kubeseed/kubeseed/controllers/consistency"
 	"github.com/kubeseed/kubeseed/controllers/expectations"
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 )
@@ -44,6 +45,9 @@ type Reconciler struct {
 	Now func() time.Time
 
 	exp *expectations.Expectations
+	// writes holds a sync back until the caches have seen the last one's
+	// writes (upstream's StaleControllerConsistencyReplicaSet).
+	writes *consistency.Tracker
 }
 
 // +kubebuilder:rbac:groups=apps,resources=replicasets,verbs=get;list;watch;update;patch
@@ -66,6 +70,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.exp = expectations.New()
+	r.writes = consistency.ForCache(mgr.GetCache())
 	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
 		return err
 	}
@@ -114,10 +119,15 @@ func (r *Reconciler) podHandler() handler.EventHandler {
 // Reconcile syncs one ReplicaSet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := ctrl.LoggerFrom(ctx)
+	if err := r.writes.Ready(req.NamespacedName); err != nil {
+		log.V(4).Info("Waiting for the cache", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: consistency.RetryAfter}, nil
+	}
 	var rs appsv1.ReplicaSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &rs); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.exp.Forget(req.NamespacedName)
+			r.writes.Forget(req.NamespacedName)
 			return ctrl.Result{}, nil
 		}
 		return ctrl.Result{}, fmt.Errorf("getting replicaset %s: %w", req, err)
@@ -162,6 +172,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			}
 			return ctrl.Result{}, fmt.Errorf("updating status of %s: %w", req, err)
 		}
+		r.writes.Wrote(req.NamespacedName, rs.UID, updated)
 	}
 	if err := errors.Join(claimErr, manageErr); err != nil {
 		return ctrl.Result{}, err
@@ -256,6 +267,7 @@ func (r *Reconciler) createBatch(ctx context.Context, rs *appsv1.ReplicaSet, ref
 				return
 			}
 			names = append(names, pod.Name)
+			r.writes.Wrote(client.ObjectKeyFromObject(rs), rs.UID, pod)
 			r.Recorder.Eventf(rs, corev1.EventTypeNormal, reasonSuccessfulCreate, "Created pod: %v", pod.Name)
 		}()
 	}

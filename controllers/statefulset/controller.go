@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 
+	"github.com/kubeseed/kubeseed/controllers/consistency"
 	"github.com/kubeseed/kubeseed/controllers/ownership"
 	"github.com/kubeseed/kubeseed/controllers/revision"
 )
@@ -31,6 +32,11 @@ type Reconciler struct {
 	Client    client.Client
 	APIReader client.Reader
 	Recorder  record.EventRecorder
+
+	// writes holds a sync back until the caches have seen the last one's
+	// writes (upstream's StaleControllerConsistencyStatefulSet): a stale
+	// revision cache would otherwise make a revision anew.
+	writes *consistency.Tracker
 }
 
 // +kubebuilder:rbac:groups=apps,resources=statefulsets,verbs=get;list;watch;update;patch
@@ -53,6 +59,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 
 // SetupWithManager registers r with mgr.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.writes = consistency.ForCache(mgr.GetCache())
 	if err := ownership.IndexControllerUID(mgr, &corev1.Pod{}); err != nil {
 		return err
 	}
@@ -85,8 +92,15 @@ func (r *Reconciler) matching(ctx context.Context, obj client.Object) []types.Na
 
 // Reconcile syncs one StatefulSet.
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if err := r.writes.Ready(req.NamespacedName); err != nil {
+		ctrl.LoggerFrom(ctx).V(4).Info("Waiting for the cache", "reason", err.Error())
+		return ctrl.Result{RequeueAfter: consistency.RetryAfter}, nil
+	}
 	var cached appsv1.StatefulSet
 	if err := r.Client.Get(ctx, req.NamespacedName, &cached); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.writes.Forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	set := cached.DeepCopy()
@@ -161,6 +175,7 @@ func (r *Reconciler) sync(ctx context.Context, set *appsv1.StatefulSet) (ctrl.Re
 		if err := r.Client.Status().Update(ctx, set); err != nil {
 			return ctrl.Result{}, fmt.Errorf("updating status of %s: %w", set.Name, err)
 		}
+		r.writes.Wrote(client.ObjectKeyFromObject(set), set.UID, set)
 	}
 	if stepErr != nil {
 		return ctrl.Result{}, stepErr
@@ -201,6 +216,7 @@ func (r *Reconciler) revisions(ctx context.Context, set *appsv1.StatefulSet, ref
 		if err := r.Client.Update(ctx, old); err != nil {
 			return nil, nil, 0, fmt.Errorf("moving revision %s forward: %w", old.Name, err)
 		}
+		r.writes.Wrote(client.ObjectKeyFromObject(set), set.UID, old)
 		update = old
 	default:
 		created, err := r.createRevision(ctx, set, ref, update, patch, &collisionCount)
@@ -227,6 +243,7 @@ func (r *Reconciler) createRevision(ctx context.Context, set *appsv1.StatefulSet
 	for range 10 {
 		err := r.Client.Create(ctx, cr)
 		if err == nil {
+			r.writes.Wrote(client.ObjectKeyFromObject(set), set.UID, cr)
 			return cr, nil
 		}
 		if !apierrors.IsAlreadyExists(err) {
@@ -281,10 +298,11 @@ func (r *Reconciler) do(ctx context.Context, set, updateSet *appsv1.StatefulSet,
 	return nil
 }
 
-// recordPod records upstream's event for a pod write.
+// recordPod records upstream's event for a pod write, and the write.
 func (r *Reconciler) recordPod(verb string, set *appsv1.StatefulSet, pod *corev1.Pod, err error) {
 	title := map[string]string{"create": "Create", "delete": "Delete", "update": "Update"}[verb]
 	if err == nil {
+		r.writes.Wrote(client.ObjectKeyFromObject(set), set.UID, pod)
 		r.Recorder.Eventf(set, corev1.EventTypeNormal, "Successful"+title, "%s Pod %s in StatefulSet %s successful", title, pod.Name, set.Name)
 		return
 	}
