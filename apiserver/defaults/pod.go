@@ -69,17 +69,11 @@ func PodSpec(s *corev1.PodSpec) {
 	for i := range s.Containers {
 		container(&s.Containers[i], s.HostNetwork)
 	}
+	// An ephemeral container is defaulted as any container (its ports and
+	// probes too, which validation then forbids), but never gets host ports
+	// from hostNetwork, as upstream's defaulting does.
 	for i := range s.EphemeralContainers {
-		ec := &s.EphemeralContainers[i].EphemeralContainerCommon
-		if ec.ImagePullPolicy == "" {
-			ec.ImagePullPolicy = PullPolicyFor(ec.Image)
-		}
-		if ec.TerminationMessagePath == "" {
-			ec.TerminationMessagePath = corev1.TerminationMessagePathDefault
-		}
-		if ec.TerminationMessagePolicy == "" {
-			ec.TerminationMessagePolicy = corev1.TerminationMessageReadFile
-		}
+		container((*corev1.Container)(&s.EphemeralContainers[i].EphemeralContainerCommon), false)
 	}
 	for i := range s.Volumes {
 		volume(&s.Volumes[i])

@@ -94,7 +94,7 @@ func Resources() []*Resource {
 		with(core("pods", "pod", "Pod", func() runtime.Object { return &corev1.Pod{} }, func() runtime.Object { return &corev1.PodList{} }), func(r *Resource) {
 			r.Status, r.ShortNames, r.Categories = true, []string{"po"}, []string{"all"}
 			r.PrepareForCreate = preparePodCreate
-			r.Validate = typed(validation.Pod)
+			r.Validate, r.ValidateCreate = typed(validation.Pod), typed(validation.PodCreate)
 			r.ValidateUpdate = typed2(validation.PodUpdate)
 			r.GracefulDelete = podGracefulDelete
 			r.Fields = podFields
@@ -402,6 +402,7 @@ func BuildAll(d Deps) ([]Group, error) {
 			b := &BindingREST{store: s.Store}
 			s.Map["pods/binding"] = b
 			s.Map["bindings"] = &LegacyBindingREST{binding: b}
+			s.Map["pods/ephemeralcontainers"] = newEphemeralContainersREST(s.Store, d.Typer, res)
 		case corev1.Resource("services"):
 			if d.Services == nil {
 				return nil, fmt.Errorf("services need allocators")

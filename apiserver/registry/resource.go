@@ -44,8 +44,12 @@ type Resource struct {
 	// PrepareForStatusUpdate runs on /status updates after spec was restored.
 	PrepareForStatusUpdate func(ctx context.Context, obj, old runtime.Object)
 	Validate               func(obj runtime.Object) field.ErrorList
-	ValidateUpdate         func(obj, old runtime.Object) field.ErrorList
-	ValidateStatusUpdate   func(obj, old runtime.Object) field.ErrorList
+	// ValidateCreate, when set, validates new objects instead of Validate,
+	// for kinds with rules only a create has (a new pod has no ephemeral
+	// containers).
+	ValidateCreate       func(obj runtime.Object) field.ErrorList
+	ValidateUpdate       func(obj, old runtime.Object) field.ErrorList
+	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
 	// ShouldDeleteDuringUpdate, when set, replaces the generic rule that an
 	// update leaving a deleted object with no finalizers removes it.
 	ShouldDeleteDuringUpdate func(ctx context.Context, key string, obj, existing runtime.Object) bool

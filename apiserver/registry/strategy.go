@@ -93,7 +93,10 @@ func (s *strategy) Validate(ctx context.Context, obj runtime.Object) field.Error
 		return field.ErrorList{field.InternalError(field.NewPath("metadata"), err)}
 	}
 	errs := apivalidation.ValidateObjectMetaAccessor(m, s.res.Namespaced, s.nameFunc(), field.NewPath("metadata"))
-	if s.res.Validate != nil {
+	switch {
+	case s.res.ValidateCreate != nil:
+		errs = append(errs, s.res.ValidateCreate(obj)...)
+	case s.res.Validate != nil:
 		errs = append(errs, s.res.Validate(obj)...)
 	}
 	return errs

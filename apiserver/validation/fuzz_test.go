@@ -64,7 +64,7 @@ func fuzzKind[T any](f *testing.F, kind string, def func(*T), create func(*T) fi
 }
 
 func FuzzPod(f *testing.F) {
-	fuzzKind(f, "Pod", defaults.Pod, validation.Pod, validation.PodUpdate)
+	fuzzKind(f, "Pod", defaults.Pod, validation.PodCreate, validation.PodUpdate)
 }
 
 func FuzzDeployment(f *testing.F) {

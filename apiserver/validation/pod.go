@@ -11,7 +11,17 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 )
 
-// Pod validates a Pod.
+// PodCreate validates a new Pod: a valid pod (Pod) that has no ephemeral
+// containers yet, which only the ephemeralcontainers subresource adds.
+func PodCreate(p *corev1.Pod) field.ErrorList {
+	errs := Pod(p)
+	if len(p.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(field.NewPath("spec", "ephemeralContainers"), "cannot be set on create"))
+	}
+	return errs
+}
+
+// Pod validates a Pod, new or updated.
 func Pod(p *corev1.Pod) field.ErrorList {
 	var errs field.ErrorList
 	// A mirror pod stands for a static pod a kubelet runs: it is on a node.
@@ -55,6 +65,7 @@ func PodSpec(s *corev1.PodSpec, path *field.Path) field.ErrorList {
 	names := sets.New[string]()
 	errs = append(errs, containers(s.InitContainers, path.Child("initContainers"), names, volumes)...)
 	errs = append(errs, containers(s.Containers, path.Child("containers"), names, volumes)...)
+	errs = append(errs, ephemeralContainers(s, path.Child("ephemeralContainers"), volumes)...)
 	if !restartPolicies.Has(s.RestartPolicy) {
 		errs = append(errs, supported(path.Child("restartPolicy"), s.RestartPolicy, restartPolicies))
 	}
@@ -102,47 +113,75 @@ func containers(cs []corev1.Container, path *field.Path, names, volumes sets.Set
 		if c.ImagePullPolicy != "" && !pullPolicies.Has(c.ImagePullPolicy) {
 			errs = append(errs, supported(p.Child("imagePullPolicy"), c.ImagePullPolicy, pullPolicies))
 		}
-		portNames := sets.New[string]()
-		for j, port := range c.Ports {
-			pp := p.Child("ports").Index(j)
-			if port.Name != "" {
-				for _, msg := range validation.IsValidPortName(port.Name) {
-					errs = append(errs, field.Invalid(pp.Child("name"), port.Name, msg))
+		errs = append(errs, containerPorts(c.Ports, p.Child("ports"))...)
+		errs = append(errs, envVars(c.Env, p.Child("env"))...)
+		errs = append(errs, volumeMounts(c.VolumeMounts, volumes, p.Child("volumeMounts"))...)
+	}
+	return errs
+}
+
+func containerPorts(ports []corev1.ContainerPort, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := sets.New[string]()
+	for i, port := range ports {
+		p := path.Index(i)
+		if port.Name != "" {
+			if msgs := validation.IsValidPortName(port.Name); len(msgs) > 0 {
+				for _, msg := range msgs {
+					errs = append(errs, field.Invalid(p.Child("name"), port.Name, msg))
 				}
-				if portNames.Has(port.Name) {
-					errs = append(errs, field.Duplicate(pp.Child("name"), port.Name))
-				}
-				portNames.Insert(port.Name)
+			} else if names.Has(port.Name) {
+				errs = append(errs, field.Duplicate(p.Child("name"), port.Name))
 			}
-			if port.ContainerPort == 0 {
-				errs = append(errs, field.Required(pp.Child("containerPort"), ""))
-			} else {
-				errs = append(errs, portNum(pp.Child("containerPort"), port.ContainerPort)...)
-			}
-			if port.HostPort != 0 {
-				errs = append(errs, portNum(pp.Child("hostPort"), port.HostPort)...)
-			}
-			if !protocols.Has(port.Protocol) {
-				errs = append(errs, supported(pp.Child("protocol"), port.Protocol, protocols))
-			}
+			names.Insert(port.Name)
 		}
-		for j, env := range c.Env {
-			ep := p.Child("env").Index(j).Child("name")
-			if env.Name == "" {
-				errs = append(errs, field.Required(ep, ""))
-			}
+		if port.ContainerPort == 0 {
+			errs = append(errs, field.Required(p.Child("containerPort"), ""))
+		} else {
+			errs = append(errs, portNum(p.Child("containerPort"), port.ContainerPort)...)
 		}
-		for j, m := range c.VolumeMounts {
-			mp := p.Child("volumeMounts").Index(j)
-			if m.Name == "" {
-				errs = append(errs, field.Required(mp.Child("name"), ""))
-			} else if !volumes.Has(m.Name) {
-				errs = append(errs, field.NotFound(mp.Child("name"), m.Name))
-			}
-			if m.MountPath == "" {
-				errs = append(errs, field.Required(mp.Child("mountPath"), ""))
-			}
+		if port.HostPort != 0 {
+			errs = append(errs, portNum(p.Child("hostPort"), port.HostPort)...)
 		}
+		switch {
+		case port.Protocol == "":
+			errs = append(errs, field.Required(p.Child("protocol"), ""))
+		case !protocols.Has(port.Protocol):
+			errs = append(errs, supported(p.Child("protocol"), port.Protocol, protocols))
+		}
+	}
+	return errs
+}
+
+func envVars(env []corev1.EnvVar, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for i, e := range env {
+		if e.Name == "" {
+			errs = append(errs, field.Required(path.Index(i).Child("name"), ""))
+		}
+	}
+	return errs
+}
+
+// volumeMounts checks each mount names a pod volume at a path of its own.
+func volumeMounts(mounts []corev1.VolumeMount, volumes sets.Set[string], path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	paths := sets.New[string]()
+	for i, m := range mounts {
+		p := path.Index(i)
+		if m.Name == "" {
+			errs = append(errs, field.Required(p.Child("name"), ""))
+		}
+		if !volumes.Has(m.Name) {
+			errs = append(errs, field.NotFound(p.Child("name"), m.Name))
+		}
+		if m.MountPath == "" {
+			errs = append(errs, field.Required(p.Child("mountPath"), ""))
+		}
+		if paths.Has(m.MountPath) {
+			errs = append(errs, field.Invalid(p.Child("mountPath"), m.MountPath, "must be unique"))
+		}
+		paths.Insert(m.MountPath)
 	}
 	return errs
 }
@@ -163,32 +202,41 @@ func supported[T ~string](p *field.Path, v T, allowed sets.Set[T]) *field.Error 
 	return field.NotSupported(p, v, vals)
 }
 
+// updatablePodSpecFields is what a pod update may change, as upstream words it.
+var updatablePodSpecFields = "`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`," +
+	"`spec.tolerations` (only additions to existing tolerations)," +
+	"`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"
+
 // PodUpdate enforces pod spec immutability: only images, activeDeadlineSeconds,
-// added tolerations and the grace period may change.
+// added tolerations and the grace period may change. Ephemeral containers
+// change only through the ephemeralcontainers subresource
+// (PodEphemeralContainersUpdate).
 func PodUpdate(p, old *corev1.Pod) field.ErrorList {
-	mutable := old.Spec.DeepCopy()
-	for i := range mutable.Containers {
-		if i < len(p.Spec.Containers) {
-			mutable.Containers[i].Image = p.Spec.Containers[i].Image
+	// The new spec with what may change put back as it was: any difference
+	// left is a change that is not allowed.
+	munged := p.Spec.DeepCopy()
+	for i := range munged.Containers {
+		if i < len(old.Spec.Containers) {
+			munged.Containers[i].Image = old.Spec.Containers[i].Image
 		}
 	}
-	for i := range mutable.InitContainers {
-		if i < len(p.Spec.InitContainers) {
-			mutable.InitContainers[i].Image = p.Spec.InitContainers[i].Image
+	for i := range munged.InitContainers {
+		if i < len(old.Spec.InitContainers) {
+			munged.InitContainers[i].Image = old.Spec.InitContainers[i].Image
 		}
 	}
-	mutable.ActiveDeadlineSeconds = p.Spec.ActiveDeadlineSeconds
-	mutable.TerminationGracePeriodSeconds = p.Spec.TerminationGracePeriodSeconds
+	munged.ActiveDeadlineSeconds = old.Spec.ActiveDeadlineSeconds
+	munged.TerminationGracePeriodSeconds = old.Spec.TerminationGracePeriodSeconds
 	if len(p.Spec.Tolerations) >= len(old.Spec.Tolerations) {
-		mutable.Tolerations = p.Spec.Tolerations
+		munged.Tolerations = old.Spec.Tolerations
 	}
 	// The scheduler's binding sets nodeName once; updates may not move a pod.
 	if old.Spec.NodeName == "" {
-		mutable.NodeName = p.Spec.NodeName
+		munged.NodeName = ""
 	}
-	if apiequality.Semantic.DeepEqual(mutable, &p.Spec) {
+	if apiequality.Semantic.DeepEqual(munged, &old.Spec) {
 		return nil
 	}
-	return field.ErrorList{field.Forbidden(field.NewPath("spec"), fmt.Sprintf("pod updates may not change fields other than %s",
-		"`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)"))}
+	return field.ErrorList{field.Forbidden(field.NewPath("spec"), fmt.Sprintf("pod updates may not change fields other than %s\n%s",
+		updatablePodSpecFields, objectDiff(old.Spec, *munged)))}
 }

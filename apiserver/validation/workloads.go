@@ -40,6 +40,9 @@ func template(sel *metav1.LabelSelector, tmpl *corev1.PodTemplateSpec, path *fie
 		}
 	}
 	errs = append(errs, PodSpec(&tmpl.Spec, path.Child("spec"))...)
+	if len(tmpl.Spec.EphemeralContainers) > 0 {
+		errs = append(errs, field.Forbidden(path.Child("spec", "ephemeralContainers"), "ephemeral containers not allowed in pod template"))
+	}
 	if len(restart) > 0 && !sets.New(restart...).Has(tmpl.Spec.RestartPolicy) {
 		errs = append(errs, supported(path.Child("spec", "restartPolicy"), tmpl.Spec.RestartPolicy, sets.New(restart...)))
 	}

@@ -146,10 +146,9 @@ func (p *Plugin) Validate(ctx context.Context, a admission.Attributes, _ admissi
 		if !enforceMountableSecrets(sa) {
 			return nil
 		}
-		if err := ephemeralSecretReferences(sa, pod); err != nil {
-			return admission.NewForbidden(a, err)
-		}
-		return nil
+		// Upstream returns this refusal unwrapped, so clients get it as a
+		// 500 with the bare message rather than a 403; so do we.
+		return ephemeralSecretReferences(sa, pod)
 	}
 	if a.GetOperation() != admission.Create {
 		return nil
