@@ -32,6 +32,7 @@ func TestJourney(t *testing.T) {
 	}{
 		{"cluster answers", clusterAnswers},
 		{"pod with two containers", simplePod},
+		{"kubectl debug", kubectlDebug},
 		{"replicaset heals", replicaSetHeals},
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
@@ -236,6 +237,35 @@ func serviceByName(c *cluster) {
 		if n := strings.Count(c.k("logs", p, "-c", "echo"), "received request"); n != 0 {
 			c.t.Errorf("spring pod %s logged %d requests, want none", p, n)
 		}
+	}
+}
+
+// kubectlDebug: `kubectl debug -i --target` adds an ephemeral container to
+// a running pod; it shares the pod's network and the target's processes, is
+// attached to, and its exit is reported without touching the pod.
+func kubectlDebug(c *cluster) {
+	c.k("run", "debuggee", "--image=busybox", "--restart=Never", "--labels=e2e=debug", "--",
+		"httpd", "-f", "-p", "8080", "-h", "/etc")
+	defer c.k("delete", "pod", "debuggee", "--wait=false")
+	c.podsRunning("e2e=debug", 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.kubectlPath(), "--kubeconfig", c.kubeconfig, "debug", "-i", "debuggee",
+		"--image=busybox", "--target=debuggee", "-c", "debugger", "--", "sh")
+	cmd.Stdin = strings.NewReader("echo seen=$(ps -o comm | grep -c httpd)\necho page=$(wget -qO- http://localhost:8080/hostname)\nexit\n")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "seen=1") || !strings.Contains(string(out), "page=debuggee") {
+		c.t.Fatalf("kubectl debug -i --target: %v; want the target's httpd and its page:\n%s", err, out)
+	}
+	c.eventually(time.Minute, "debugger's exit reported", func() error {
+		code := c.k("get", "pod", "debuggee", "-o", "jsonpath={.status.ephemeralContainerStatuses[?(@.name==\"debugger\")].state.terminated.exitCode}")
+		if code != "0" {
+			return fmt.Errorf("exit code %q", code)
+		}
+		return nil
+	})
+	if restarts := c.k("get", "pod", "debuggee", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); restarts != "0" {
+		c.t.Errorf("the debugged container restarted %s times", restarts)
 	}
 }
 
