@@ -39,6 +39,9 @@ type nodePorts struct {
 type nodePortKey struct {
 	port  uint16
 	proto model.Protocol
+	// addr, when valid, is the only address listened at (a host port's
+	// hostIP); otherwise every address of the node.
+	addr netip.Addr
 }
 
 type nodePortListener struct {
@@ -61,10 +64,10 @@ func (n *nodePorts) Set(name model.ServiceName, svc *model.Service) {
 	ports := map[nodePortKey][]netip.AddrPort{}
 	if svc != nil {
 		for _, p := range svc.Ports {
-			if p.NodePort == 0 || (p.Frontend.Protocol != model.TCP && p.Frontend.Protocol != model.UDP) {
-				continue
+			if p.NodePort == 0 || (p.Frontend.Protocol != model.TCP && p.Frontend.Protocol != model.UDP) || p.HostIP.IsLoopback() {
+				continue // only the node's own processes reach 127.0.0.1, through the programs
 			}
-			k := nodePortKey{p.NodePort, p.Frontend.Protocol}
+			k := nodePortKey{p.NodePort, p.Frontend.Protocol, p.HostIP}
 			for _, b := range p.NodePortBackends {
 				ports[k] = append(ports[k], b.AddrPort())
 			}
@@ -120,7 +123,10 @@ func (n *nodePorts) Close() {
 
 func (n *nodePorts) listen(k nodePortKey) (*nodePortListener, error) {
 	addrs := n.addrs
-	if len(addrs) == 0 {
+	switch {
+	case k.addr.IsValid():
+		addrs = []netip.Addr{k.addr}
+	case len(addrs) == 0:
 		addrs = []netip.Addr{netip.IPv4Unspecified()}
 	}
 	l := &nodePortListener{}

@@ -17,6 +17,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/informers"
@@ -165,10 +166,10 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	factory := informers.NewSharedInformerFactory(p.client, 0)
 	svcInformer := factory.Core().V1().Services()
 	sliceInformer := factory.Discovery().V1().EndpointSlices()
-	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[types.NamespacedName](),
-		workqueue.TypedRateLimitingQueueConfig[types.NamespacedName]{Name: "proxy"})
+	queue := workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[syncKey](),
+		workqueue.TypedRateLimitingQueueConfig[syncKey]{Name: "proxy"})
 	defer queue.ShutDown()
-	enqueue := func(obj any, name func(metav1.Object) (types.NamespacedName, bool)) {
+	enqueue := func(obj any, name func(metav1.Object) (syncKey, bool)) {
 		if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
 			obj = d.Obj
 		}
@@ -178,14 +179,17 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 			}
 		}
 	}
-	svcName := func(o metav1.Object) (types.NamespacedName, bool) {
-		return types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}, true
+	svcName := func(o metav1.Object) (syncKey, bool) {
+		return syncKey{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}, true
 	}
-	sliceService := func(o metav1.Object) (types.NamespacedName, bool) {
+	sliceService := func(o metav1.Object) (syncKey, bool) {
 		n := o.GetLabels()[discoveryv1.LabelServiceName]
-		return types.NamespacedName{Namespace: o.GetNamespace(), Name: n}, n != ""
+		return syncKey{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: n}}, n != ""
 	}
-	handler := func(name func(metav1.Object) (types.NamespacedName, bool)) cache.ResourceEventHandlerFuncs {
+	podName := func(o metav1.Object) (syncKey, bool) {
+		return syncKey{pod: true, NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}}, true
+	}
+	handler := func(name func(metav1.Object) (syncKey, bool)) cache.ResourceEventHandlerFuncs {
 		return cache.ResourceEventHandlerFuncs{
 			AddFunc:    func(o any) { enqueue(o, name) },
 			UpdateFunc: func(_, o any) { enqueue(o, name) },
@@ -201,12 +205,26 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 	if err := sliceInformer.Informer().AddIndexers(cache.Indexers{serviceIndex: indexByService}); err != nil {
 		return err
 	}
+	// Host ports are the pods of this node only.
+	podFactory := informers.NewSharedInformerFactoryWithOptions(p.client, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("spec.nodeName", p.cfg.NodeName).String()
+	}))
+	podInformer := podFactory.Core().V1().Pods()
+	synced := []cache.InformerSynced{svcInformer.Informer().HasSynced, sliceInformer.Informer().HasSynced}
+	if p.cfg.NodeName != "" {
+		if _, err := podInformer.Informer().AddEventHandler(handler(podName)); err != nil {
+			return err
+		}
+		synced = append(synced, podInformer.Informer().HasSynced)
+		podFactory.Start(ctx.Done())
+		defer podFactory.Shutdown()
+	}
 	factory.Start(ctx.Done())
 	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), svcInformer.Informer().HasSynced, sliceInformer.Informer().HasSynced) {
+	if !cache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
 	}
-	svcLister, sliceIndexer := svcInformer.Lister(), sliceInformer.Informer().GetIndexer()
+	svcLister, sliceIndexer, podLister := svcInformer.Lister(), sliceInformer.Informer().GetIndexer(), podInformer.Lister()
 
 	start := time.Now()
 	all, err := svcLister.List(labels.Everything())
@@ -218,6 +236,18 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 		if m := p.translate(svc, sliceIndexer); m != nil {
 			desired = append(desired, m)
 			p.nodePorts.Set(m.Name, m)
+		}
+	}
+	if p.cfg.NodeName != "" {
+		pods, err := podLister.List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		for _, pod := range pods {
+			if m := model.FromHostPorts(pod); m != nil {
+				desired = append(desired, m)
+				p.nodePorts.Set(m.Name, m)
+			}
 		}
 	}
 	if err := s.Replace(desired); err != nil {
@@ -233,9 +263,16 @@ func (p *Proxy) Run(ctx context.Context) (err error) {
 		<-ctx.Done()
 		queue.ShutDown()
 	}()
-	for p.processNext(ctx, queue, svcLister, sliceIndexer) {
+	for p.processNext(ctx, queue, svcLister, sliceIndexer, podLister) {
 	}
 	return nil
+}
+
+// syncKey is what the proxy's queue holds: a Service, or a pod of this node
+// with host ports.
+type syncKey struct {
+	pod bool
+	types.NamespacedName
 }
 
 func mapsOf(dp *bpf.Datapath) *lbmap.Maps {
@@ -276,21 +313,34 @@ func (p *Proxy) translate(svc *corev1.Service, slices cache.Indexer) *model.Serv
 	return m
 }
 
-func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[types.NamespacedName],
-	svcs corelisters.ServiceLister, slices cache.Indexer) bool {
+func (p *Proxy) processNext(ctx context.Context, queue workqueue.TypedRateLimitingInterface[syncKey],
+	svcs corelisters.ServiceLister, slices cache.Indexer, pods corelisters.PodLister) bool {
 	key, shutdown := queue.Get()
 	if shutdown {
 		return false
 	}
 	defer queue.Done(key)
-	name := model.ServiceName{Namespace: key.Namespace, Name: key.Name}
-	svc, err := svcs.Services(key.Namespace).Get(key.Name)
+	var name model.ServiceName
+	var m *model.Service
+	var err error
+	if key.pod {
+		name = model.HostPortsName(key.Namespace, key.Name)
+		var pod *corev1.Pod
+		if pod, err = pods.Pods(key.Namespace).Get(key.Name); err == nil {
+			m = model.FromHostPorts(pod)
+		}
+	} else {
+		name = model.ServiceName{Namespace: key.Namespace, Name: key.Name}
+		var svc *corev1.Service
+		if svc, err = svcs.Services(key.Namespace).Get(key.Name); err == nil {
+			m = p.translate(svc, slices)
+		}
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		p.nodePorts.Set(name, nil)
 		err = p.syncer.Delete(name)
 	case err == nil:
-		m := p.translate(svc, slices)
 		p.nodePorts.Set(name, m)
 		if m != nil {
 			err = p.syncer.Upsert(m)

@@ -3,6 +3,7 @@ package proxy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
@@ -272,6 +273,45 @@ func TestProxy(t *testing.T) {
 	if got := tally(t, request(t, cg, "udp", udpFront, 3), udpFront); got[b2] != 3 {
 		t.Errorf("UDP NodePort %s from the node reached %v, want %s", udpFront, got, b2)
 	}
+
+	// A pod of this node with a host port answers at the node's addresses,
+	// as upstream's portmap plugin maps it; no Service is involved.
+	hostPort := int32(20000 + int(randUint16()%5000))
+	hp := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "ingress"},
+		Spec: corev1.PodSpec{NodeName: "node-a", Containers: []corev1.Container{{Name: "c", Image: "busybox",
+			Ports: []corev1.ContainerPort{{ContainerPort: int32(webPort), HostPort: hostPort}}}}},
+	}
+	if hp, err = client.CoreV1().Pods("default").Create(ctx, hp, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	hp.Status = corev1.PodStatus{Phase: corev1.PodRunning, PodIP: b3, PodIPs: []corev1.PodIP{{IP: b3}}}
+	if _, err := client.CoreV1().Pods("default").UpdateStatus(ctx, hp, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "host port mapped", func() error {
+		for _, addr := range []string{"127.0.0.1", hostIP} {
+			front := net.JoinHostPort(addr, strconv.Itoa(int(hostPort)))
+			if got := tally(t, request(t, cg, "tcp", front, 2), front); got[b3] != 2 {
+				return fmt.Errorf("host port %s from the node reached %v, want %s", front, got, b3)
+			}
+		}
+		return nil
+	})
+	hpFront := net.JoinHostPort(hostIP, strconv.Itoa(int(hostPort)))
+	if got := tally(t, requestFrom(t, "", ns, "tcp", hpFront, 2), hpFront); got[b3] != 2 {
+		t.Errorf("host port %s from another netns reached %v, want %s", hpFront, got, b3)
+	}
+	if err := client.CoreV1().Pods("default").Delete(ctx, "ingress", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](0)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "host port unmapped with its pod", func() error {
+		front := net.JoinHostPort("127.0.0.1", strconv.Itoa(int(hostPort)))
+		if l := request(t, cg, "tcp", front, 1)[0]; !strings.Contains(l, "connection refused") {
+			return fmt.Errorf("after the pod's deletion %s: %s", front, l)
+		}
+		return nil
+	})
 
 	// Endpoints going away apply without a restart.
 	if err := client.DiscoveryV1().EndpointSlices("default").Delete(ctx, "echo-a", metav1.DeleteOptions{}); err != nil {

@@ -268,15 +268,31 @@ func (s *syncer) upsert(svc *model.Service) error {
 		}
 		return nil
 	}
+	loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	for _, p := range svc.Ports {
 		proto, ok := protoNumber(p.Frontend.Protocol)
-		if !ok || !p.Frontend.IP.Is4() {
+		if !ok || (p.Frontend.IP.IsValid() && !p.Frontend.IP.Is4()) {
 			continue // SCTP and IPv6 are not translated by the socket programs
 		}
-		if err := write(frontendKey{netip.AddrPortFrom(p.Frontend.IP, p.Frontend.Port), proto}, p.Backends, 0); err != nil {
-			return err
+		// A pod's host port has no cluster IP, only its node port.
+		if p.Frontend.IP.IsValid() {
+			if err := write(frontendKey{netip.AddrPortFrom(p.Frontend.IP, p.Frontend.Port), proto}, p.Backends, 0); err != nil {
+				return err
+			}
 		}
 		if p.NodePort == 0 {
+			continue
+		}
+		switch {
+		case p.HostIP == loopback:
+			if err := write(frontendKey{netip.AddrPortFrom(loopback, p.NodePort), proto}, p.NodePortBackends, lbmap.FlagHostOnly); err != nil {
+				return err
+			}
+			continue
+		case p.HostIP.IsValid():
+			if err := write(frontendKey{netip.AddrPortFrom(p.HostIP, p.NodePort), proto}, p.NodePortBackends, 0); err != nil {
+				return err
+			}
 			continue
 		}
 		for _, ip := range s.nodeIPs {
@@ -284,7 +300,7 @@ func (s *syncer) upsert(svc *model.Service) error {
 				return err
 			}
 		}
-		if err := write(frontendKey{netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), p.NodePort), proto}, p.NodePortBackends, lbmap.FlagHostOnly); err != nil {
+		if err := write(frontendKey{netip.AddrPortFrom(loopback, p.NodePort), proto}, p.NodePortBackends, lbmap.FlagHostOnly); err != nil {
 			return err
 		}
 	}

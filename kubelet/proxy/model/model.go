@@ -73,6 +73,10 @@ type Port struct {
 	// Backends unless externalTrafficPolicy is Local).
 	NodePort         uint16
 	NodePortBackends []Backend
+	// HostIP, when valid, is the only address the NodePort answers at (a
+	// pod's host port with a hostIP). A Port without a Frontend IP has only
+	// its NodePort (a pod's host port).
+	HostIP netip.Addr
 }
 
 // Frontends returns the Service's frontends mapped to their ports.
@@ -92,7 +96,7 @@ func (s *Service) Equal(o *Service) bool {
 	return s.Name == o.Name && s.AffinityTimeout == o.AffinityTimeout &&
 		slices.EqualFunc(s.Ports, o.Ports, func(a, b Port) bool {
 			return a.Name == b.Name && a.Frontend == b.Frontend && slices.Equal(a.Backends, b.Backends) &&
-				a.NodePort == b.NodePort && slices.Equal(a.NodePortBackends, b.NodePortBackends)
+				a.NodePort == b.NodePort && slices.Equal(a.NodePortBackends, b.NodePortBackends) && a.HostIP == b.HostIP
 		})
 }
 
