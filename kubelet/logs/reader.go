@@ -33,8 +33,11 @@ type Options struct {
 	// front of it.
 	Timestamps bool
 	// TailLines starts at the last TailLines lines (a line cut into
-	// partial records counts once); nil starts at the beginning.
+	// partial records counts once); nil starts at From.
 	TailLines *int64
+	// From is the offset to start at without TailLines: the end of a
+	// record (what an earlier read's ReadTo was told), or 0.
+	From int64
 	// LimitBytes stops after that many bytes of output; nil shows all.
 	LimitBytes *int64
 	// Follow keeps reading what is appended until Running reports false
@@ -45,6 +48,10 @@ type Options struct {
 	Running func() bool
 	// PollInterval is DefaultPollInterval when zero.
 	PollInterval time.Duration
+	// ReadTo, when set, is told the offset a reader that does not follow
+	// read the file to, once it reached its end (a client about to attach
+	// has seen everything before it).
+	ReadTo func(offset int64)
 }
 
 // record is one parsed line of the log.
@@ -151,7 +158,7 @@ func ReadLogs(ctx context.Context, path string, opts Options, stdout, stderr io.
 		return err
 	}
 	defer f.Close()
-	start := int64(0)
+	start := opts.From
 	if opts.TailLines != nil {
 		if start, err = tailStart(f, *opts.TailLines); err != nil {
 			return fmt.Errorf("reading the last %d lines of %s: %w", *opts.TailLines, path, err)
@@ -173,11 +180,13 @@ func ReadLogs(ctx context.Context, path string, opts Options, stdout, stderr io.
 		poll = DefaultPollInterval
 	}
 	br := bufio.NewReaderSize(f, 64*1024)
+	offset := start // of the end of what was read
 	var pending []byte
 	stopped := !opts.Follow
 	var timer *time.Timer
 	for {
 		line, err := br.ReadBytes('\n')
+		offset += int64(len(line))
 		if err == nil {
 			if len(pending) > 0 {
 				line, pending = append(pending, line...), nil
@@ -195,7 +204,12 @@ func ReadLogs(ctx context.Context, path string, opts Options, stdout, stderr io.
 		pending = append(pending, line...)
 		if stopped {
 			if len(pending) > 0 {
-				return ignoreLimit(out.write(parseRecord(pending)))
+				if err := out.write(parseRecord(pending)); err != nil {
+					return ignoreLimit(err)
+				}
+			}
+			if opts.ReadTo != nil && !opts.Follow {
+				opts.ReadTo(offset)
 			}
 			return nil
 		}

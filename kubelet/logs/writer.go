@@ -48,6 +48,9 @@ type File struct {
 	// err is the first write error, or ErrClosed.
 	err    error
 	closed bool
+	// size is the file's length: what it held when opened and every
+	// record written since.
+	size int64
 }
 
 // OpenFile opens the log at path for appending, creating it if needed.
@@ -56,7 +59,12 @@ func OpenFile(path string) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &File{w: f, c: f, now: time.Now}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &File{w: f, c: f, now: time.Now, size: st.Size()}, nil
 }
 
 // NewFile writes records to w, timed by now (time.Now when nil).
@@ -105,11 +113,21 @@ func (f *File) record(s Stream, tag byte, content []byte) error {
 	b = append(b, content...)
 	b = append(b, '\n')
 	f.buf = b
-	if _, err := f.w.Write(b); err != nil {
+	n, err := f.w.Write(b)
+	f.size += int64(n)
+	if err != nil {
 		f.err = err
 		return err
 	}
 	return nil
+}
+
+// Size is the length of the file: a reader that read this far has every
+// record written so far.
+func (f *File) Size() int64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.size
 }
 
 type lineWriter struct {

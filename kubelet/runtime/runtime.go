@@ -162,6 +162,16 @@ type Runtime interface {
 	Close() error
 }
 
+// LogReads is implemented by runtimes whose attach gives a client what
+// reached a container's log after the client read it. kubectl run -i and
+// kubectl debug -i print the log, then attach: what the container printed in
+// between would otherwise reach neither.
+type LogReads interface {
+	// LogRead records that a client read the log of an attempt of a
+	// container up to offset (logs.Options.ReadTo).
+	LogRead(uid types.UID, name string, attempt int, offset int64)
+}
+
 // TermSize is a terminal's size.
 type TermSize struct{ Width, Height uint16 }
 

@@ -247,6 +247,12 @@ func (s *Server) containerLogs(w http.ResponseWriter, r *http.Request) {
 		uid, attempt := pod.UID, c.Attempt
 		opts.Running = func() bool { return s.running(ctx, uid, name, attempt) }
 	}
+	if m, ok := s.cfg.Runtime.(kruntime.LogReads); ok && !opts.Follow && !previous {
+		// kubectl run -i and debug -i read the log, then attach: the attach
+		// gets what reached the log after this read.
+		uid, attempt := pod.UID, c.Attempt
+		opts.ReadTo = func(offset int64) { m.LogRead(uid, name, attempt, offset) }
+	}
 	stdout, stderr := out, out
 	switch stream {
 	case corev1.LogStreamStdout:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/errdefs"
@@ -11,6 +12,16 @@ import (
 
 	kruntime "github.com/kubeseed/kubeseed/kubelet/runtime"
 )
+
+// LogRead implements runtime.LogReads.
+func (r *Runtime) LogRead(uid types.UID, name string, attempt int, offset int64) {
+	r.mu.Lock()
+	o := r.outputs[containerID(uid, name, attempt)]
+	r.mu.Unlock()
+	if o != nil {
+		o.markRead(offset, time.Now())
+	}
+}
 
 // Attach implements runtime.Runtime: the client receives the container's
 // output from now on (stdout and stderr apart unless it has no stderr
@@ -65,6 +76,7 @@ func (r *Runtime) Attach(ctx context.Context, uid types.UID, name string, req kr
 			o.mu.Unlock()
 			return nil
 		}
+		o.replaySinceRead(client, time.Now())
 		o.clients[client] = struct{}{}
 		o.mu.Unlock()
 		gone = client.gone

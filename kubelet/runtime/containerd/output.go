@@ -54,7 +54,18 @@ type output struct {
 	// closed is closed once the container exited and all its output
 	// reached the log and the attached clients (or the agent stops).
 	closed chan struct{}
+	// logPath, readTo and readAt: a client read the log up to readTo at
+	// readAt; the next client to attach within replayWindow gets what
+	// reached the log since (replaySinceRead).
+	logPath string
+	readTo  int64
+	readAt  time.Time
 }
+
+// replayWindow is how soon after reading the log a client must attach to be
+// given what reached the log in between: kubectl attaches right after its
+// read; a later attach starts from then on, as attach does.
+const replayWindow = 10 * time.Second
 
 // attachClient is one client attached to a container's output.
 type attachClient struct {
@@ -68,7 +79,7 @@ func newOutput(logPath string, stdin, stdinOnce bool) (*output, error) {
 		return nil, err
 	}
 	o := &output{log: f, stdout: f.Stream(logs.Stdout), stderr: f.Stream(logs.Stderr), stdinOnce: stdinOnce,
-		clients: map[*attachClient]struct{}{}, closed: make(chan struct{})}
+		clients: map[*attachClient]struct{}{}, closed: make(chan struct{}), logPath: logPath}
 	if stdin {
 		o.stdinReader, o.stdin = io.Pipe()
 	}
@@ -114,6 +125,32 @@ func (w streamWriter) Write(p []byte) (int, error) {
 		}
 	}
 	return len(p), nil
+}
+
+// markRead records that a client read the log up to offset.
+func (o *output) markRead(offset int64, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.readTo, o.readAt = offset, at
+}
+
+// replaySinceRead gives a client about to attach what reached the log after
+// the latest read, if that read was within replayWindow (and no other client
+// took it). The caller holds o.mu, so nothing is written meanwhile and the
+// client then gets the rest live, each line once.
+func (o *output) replaySinceRead(c *attachClient, now time.Time) {
+	if o.readAt.IsZero() || now.Sub(o.readAt) > replayWindow {
+		return
+	}
+	from := o.readTo
+	o.readAt = time.Time{}
+	stderr := c.stderr
+	if stderr == nil {
+		stderr = c.stdout
+	}
+	if err := logs.ReadLogs(context.Background(), o.logPath, logs.Options{From: from}, c.stdout, stderr); err != nil {
+		klog.V(2).InfoS("Replaying a container's log to an attaching client", "log", o.logPath, "err", err)
+	}
 }
 
 // finish writes the streams' last partial lines, closes the log and lets
