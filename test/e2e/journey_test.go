@@ -33,6 +33,7 @@ func TestJourney(t *testing.T) {
 		{"cluster answers", clusterAnswers},
 		{"pod with two containers", simplePod},
 		{"kubectl debug", kubectlDebug},
+		{"host port", hostPortAnswers},
 		{"replicaset heals", replicaSetHeals},
 		{"deployment history and rollback", deploymentHistory},
 		{"day-two kubectl", dayTwo},
@@ -267,6 +268,38 @@ func kubectlDebug(c *cluster) {
 	if restarts := c.k("get", "pod", "debuggee", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); restarts != "0" {
 		c.t.Errorf("the debugged container restarted %s times", restarts)
 	}
+}
+
+// hostPortAnswers: a container port with a hostPort answers at the node's
+// addresses (here 127.0.0.1, from the node itself), as upstream's portmap
+// plugin maps it, and stops answering once the pod is gone.
+func hostPortAnswers(c *cluster) {
+	const port = 18080
+	c.k("run", "hostport", "--image=busybox", "--restart=Never", "--labels=e2e=hostport",
+		fmt.Sprintf(`--overrides={"spec":{"containers":[{"name":"hostport","image":"busybox","args":["httpd","-f","-p","8080","-h","/etc"],"ports":[{"containerPort":8080,"hostPort":%d}]}]}}`, port))
+	c.podsRunning("e2e=hostport", 1)
+	url := fmt.Sprintf("http://127.0.0.1:%d/hostname", port)
+	client := http.Client{Timeout: 5 * time.Second}
+	c.eventually(30*time.Second, "the host port answering", func() error {
+		resp, err := client.Get(url)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if strings.TrimSpace(string(body)) != "hostport" {
+			return fmt.Errorf("%s answered %q", url, body)
+		}
+		return nil
+	})
+	c.k("delete", "pod", "hostport", "--grace-period=1") // httpd as pid 1 ignores SIGTERM
+	c.eventually(30*time.Second, "the host port closed with its pod", func() error {
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			return fmt.Errorf("%s still answers", url)
+		}
+		return nil
+	})
 }
 
 // runExitsAtOnce: `kubectl run -i --rm -- echo` races kubectl's attach with
