@@ -39,6 +39,7 @@ var builtinPriorities = map[schema.GroupVersion]priority{
 	{Group: "rbac.authorization.k8s.io", Version: "v1"}: {17000, 15},
 	{Group: "storage.k8s.io", Version: "v1"}:            {16800, 15},
 	{Group: "apiextensions.k8s.io", Version: "v1"}:      {16700, 15},
+	{Group: "scheduling.k8s.io", Version: "v1"}:         {16600, 15},
 	{Group: "coordination.k8s.io", Version: "v1"}:       {16500, 15},
 	{Group: "discovery.k8s.io", Version: "v1"}:          {16200, 15},
 	// metrics-server's APIService, whose API kubeseed serves itself.

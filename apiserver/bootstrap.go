@@ -17,14 +17,15 @@ import (
 
 	"github.com/kubeseed/kubeseed/apiserver/rbac"
 	"github.com/kubeseed/kubeseed/apiserver/registry"
+	"github.com/kubeseed/kubeseed/apiserver/validation"
 )
 
 // SystemNamespaces exist on every cluster from the start.
 var SystemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem, metav1.NamespacePublic, corev1.NamespaceNodeLease}
 
 // bootstrap creates what a fresh cluster has before anyone asks: the RBAC
-// bootstrap policy, the system namespaces and the kubernetes service in
-// default with its endpoints.
+// bootstrap policy, the system namespaces, the system priority classes and
+// the kubernetes service in default with its endpoints.
 type bootstrap struct {
 	kubernetesIP string
 	endpointIP   string
@@ -61,6 +62,13 @@ func (b *bootstrap) ensure(ctx context.Context, client kubernetes.Interface) err
 		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
 		if _, err := client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			return fmt.Errorf("namespace %s: %w", name, err)
+		}
+	}
+	// As upstream, a system class that exists is left as it is (its
+	// description and labels may have been changed; its value cannot be).
+	for _, pc := range validation.SystemPriorityClasses() {
+		if _, err := client.SchedulingV1().PriorityClasses().Create(ctx, pc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("priority class %s: %w", pc.Name, err)
 		}
 	}
 	if b.authTrust != nil {

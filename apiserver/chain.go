@@ -34,6 +34,7 @@ import (
 	aggregatoropenapi "k8s.io/kube-aggregator/pkg/generated/openapi"
 	"k8s.io/kube-openapi/pkg/common"
 
+	priorityadmission "github.com/kubeseed/kubeseed/apiserver/admission/priority"
 	serviceaccountadmission "github.com/kubeseed/kubeseed/apiserver/admission/serviceaccount"
 	"github.com/kubeseed/kubeseed/apiserver/openapi"
 )
@@ -50,17 +51,17 @@ import (
 // kube-apiserver's order: NamespaceLifecycle first, so an object in a
 // missing or terminating namespace gets 404 or 403 before any other plugin
 // looks at it (custom resources obey namespace lifecycle through it; the
-// core registry checks built-in ones again with a consistent read).
-// kubeseed does the rest of kube-apiserver's default plugins' work in its
-// registry (DefaultStorageClass, TaintNodesByCondition,
-// DefaultTolerationSeconds, Priority's default, ...), always on.
-var admissionPlugins = []string{lifecycle.PluginName, serviceaccountadmission.PluginName}
+// core registry checks built-in ones again with a consistent read), then
+// ServiceAccount and Priority. kubeseed does the rest of kube-apiserver's
+// default plugins' work in its registry (DefaultStorageClass,
+// TaintNodesByCondition, DefaultTolerationSeconds, ...), always on.
+var admissionPlugins = []string{lifecycle.PluginName, serviceaccountadmission.PluginName, priorityadmission.PluginName}
 
 // disableableAdmissionPlugins may be named in Config.DisableAdmissionPlugins.
 // The registry checks namespace lifecycle for built-in resources itself, so
 // turning NamespaceLifecycle off would change only custom resources: it is
 // not offered.
-var disableableAdmissionPlugins = []string{serviceaccountadmission.PluginName}
+var disableableAdmissionPlugins = []string{serviceaccountadmission.PluginName, priorityadmission.PluginName}
 
 // newAdmission builds the admission chain every server of the chain runs,
 // as kube-apiserver shares one: the enabled plugins, initialized with the
@@ -70,6 +71,7 @@ func newAdmission(disabled []string, informers clientinformers.SharedInformerFac
 	plugins := admission.NewPlugins()
 	lifecycle.Register(plugins)
 	serviceaccountadmission.Register(plugins)
+	priorityadmission.Register(plugins)
 	var enabled []string
 	for _, name := range admissionPlugins {
 		if !slices.Contains(disabled, name) {

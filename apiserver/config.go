@@ -35,11 +35,14 @@ type Config struct {
 	// ServiceNodePortRange is the inclusive node port range (default 30000-32767).
 	ServiceNodePortRange string
 	// DisableAdmissionPlugins turns admission plugins off by name, as
-	// kube-apiserver's --disable-admission-plugins. Only "ServiceAccount" may
-	// be named: without it pods are admitted as envtest's kube-apiserver
-	// (which runs with --disable-admission-plugins=ServiceAccount) admits
-	// them, with no service account filled in, no check that the one named
-	// exists and no kube-api-access volume.
+	// kube-apiserver's --disable-admission-plugins. "ServiceAccount" and
+	// "Priority" may be named. Without ServiceAccount pods are admitted as
+	// envtest's kube-apiserver (which runs with
+	// --disable-admission-plugins=ServiceAccount) admits them, with no
+	// service account filled in, no check that the one named exists and no
+	// kube-api-access volume. Without Priority pods keep the priority and
+	// preemptionPolicy they were sent (none, usually), whatever class they
+	// name, and several PriorityClasses may be the global default.
 	DisableAdmissionPlugins []string
 }
 

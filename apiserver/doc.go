@@ -4,8 +4,8 @@
 // New(Config) checks the configuration and creates the PKI and
 // DataDir/admin.kubeconfig; Run starts etcd (unless external servers are
 // given), serves HTTPS until its context ends and then stops both; Ready is
-// closed once /readyz passes and the system namespaces and the kubernetes
-// service exist.
+// closed once /readyz passes and the system namespaces, the system priority
+// classes and the kubernetes service exist.
 //
 // The server is kube-apiserver's chain of three (chain.go): kube-aggregator
 // (APIService objects; discovery and OpenAPI for the whole chain) in front of
@@ -24,10 +24,12 @@
 // (package admission/serviceaccount: a pod's default service account, the
 // refusal of one whose account is missing, the kube-api-access volume,
 // enforce-mountable-secrets, mirror pods), which Config.DisableAdmissionPlugins
-// turns off as envtest turns it off in kube-apiserver. The rest of
+// turns off as envtest turns it off in kube-apiserver, and its Priority plugin
+// (package admission/priority: a pod's priority and preemption policy from its
+// PriorityClass or the global default, one global default at a time), on as
+// in envtest unless Config.DisableAdmissionPlugins names it. The rest of
 // kube-apiserver's default plugins' work (DefaultStorageClass,
-// TaintNodesByCondition, default tolerations and priority) is the
-// registry's.
+// TaintNodesByCondition, default tolerations) is the registry's.
 //
 // Users authenticate with client certificates signed by the cluster CA (the
 // admin kubeconfig's is in system:masters), pods with service account tokens

@@ -164,6 +164,9 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 			t.Errorf("New(%+v) succeeded", bad)
 		}
 	}
+	if _, err := apiserver.New(apiserver.Config{DataDir: t.TempDir(), DisableAdmissionPlugins: []string{"ServiceAccount", "Priority"}}); err != nil {
+		t.Errorf("disabling ServiceAccount and Priority: %v", err)
+	}
 	s, err := apiserver.New(apiserver.Config{DataDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

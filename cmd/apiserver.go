@@ -31,6 +31,6 @@ func newAPIServerCommand() *cobra.Command {
 	f.StringVar(&cfg.EtcdKeyFile, "etcd-keyfile", "", "client key for external etcd")
 	f.StringVar(&cfg.ServiceClusterIPRange, "service-cluster-ip-range", apiserver.DefaultServiceClusterIPRange, "CIDR that service cluster IPs come from")
 	f.StringVar(&cfg.ServiceNodePortRange, "service-node-port-range", apiserver.DefaultServiceNodePortRange, "inclusive range node ports come from")
-	f.StringSliceVar(&cfg.DisableAdmissionPlugins, "disable-admission-plugins", nil, "admission plugins to turn off, as kube-apiserver's flag (only ServiceAccount; envtest runs kube-apiserver with --disable-admission-plugins=ServiceAccount)")
+	f.StringSliceVar(&cfg.DisableAdmissionPlugins, "disable-admission-plugins", nil, "admission plugins to turn off, as kube-apiserver's flag (ServiceAccount, Priority; envtest runs kube-apiserver with --disable-admission-plugins=ServiceAccount)")
 	return c
 }

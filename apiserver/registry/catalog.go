@@ -17,6 +17,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -245,6 +246,17 @@ func Resources() []*Resource {
 			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
 			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
 
+		// Which class is the global default, and the pods' priorities, are
+		// the Priority admission plugin's (apiserver/admission/priority).
+		{GroupVersion: schedulingv1.SchemeGroupVersion, Plural: "priorityclasses", Singular: "priorityclass", Kind: "PriorityClass",
+			ShortNames: []string{"pc"}, PrepareForCreate: preparePriorityClassCreate,
+			New:     func() runtime.Object { return &schedulingv1.PriorityClass{} },
+			NewList: func() runtime.Object { return &schedulingv1.PriorityClassList{} },
+			// Upstream validates an update only as an update, so the system
+			// classes' names pass: ValidateCreate, not Validate.
+			ValidateCreate: typed(validation.PriorityClass), ValidateUpdate: typed2(validation.PriorityClassUpdate),
+			Table: tables.PriorityClasses},
+
 		// RBAC objects are validated here, guarded against privilege
 		// escalation in rbac.go and enforced by package rbac;
 		// roles print upstream's default NAME CREATED AT.
@@ -408,6 +420,8 @@ func BuildAll(d Deps) ([]Group, error) {
 				return nil, fmt.Errorf("services need allocators")
 			}
 			d.Services.install(s.Store)
+		case schedulingv1.Resource("priorityclasses"):
+			s.Map["priorityclasses"] = &priorityClassStorage{mainStorage: s.Map["priorityclasses"].(*mainStorage)}
 		case corev1.Resource("namespaces"):
 			ns := &namespaceStorage{mainStorage: s.Map["namespaces"].(*mainStorage)}
 			s.Map["namespaces"] = ns

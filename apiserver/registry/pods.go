@@ -19,20 +19,16 @@ import (
 	"github.com/kubeseed/kubeseed/apiserver/validation"
 )
 
-// preparePodCreate sets what upstream's registry and default admission plugins
-// set on a new pod: phase Pending, the QoS class, priority 0 and the
+// preparePodCreate sets what upstream's registry and DefaultTolerationSeconds
+// admission set on a new pod: phase Pending, the QoS class and the
 // not-ready/unreachable tolerations of 300 s. The service account is the
-// ServiceAccount admission plugin's (apiserver/admission/serviceaccount),
-// which runs before.
+// ServiceAccount admission plugin's (apiserver/admission/serviceaccount) and
+// priority and preemptionPolicy are the Priority plugin's
+// (apiserver/admission/priority), both run before: with Priority turned off
+// a pod keeps what it was sent, as upstream, which defaults neither.
 func preparePodCreate(_ context.Context, obj runtime.Object) {
 	pod := obj.(*corev1.Pod)
 	pod.Status = corev1.PodStatus{Phase: corev1.PodPending, QOSClass: QOSClass(&pod.Spec)}
-	if pod.Spec.Priority == nil && pod.Spec.PriorityClassName == "" {
-		pod.Spec.Priority = ptr.To[int32](0)
-	}
-	if pod.Spec.PreemptionPolicy == nil {
-		pod.Spec.PreemptionPolicy = ptr.To(corev1.PreemptLowerPriority)
-	}
 	for _, key := range []string{corev1.TaintNodeNotReady, corev1.TaintNodeUnreachable} {
 		if !toleratesNoExecute(pod.Spec.Tolerations, key) {
 			pod.Spec.Tolerations = append(pod.Spec.Tolerations, corev1.Toleration{

@@ -15,6 +15,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,7 @@ var GroupVersions = []schema.GroupVersion{
 	authenticationv1.SchemeGroupVersion,
 	storagev1.SchemeGroupVersion,
 	rbacv1.SchemeGroupVersion,
+	schedulingv1.SchemeGroupVersion,
 	metricsv1beta1.SchemeGroupVersion,
 }
 
@@ -55,6 +57,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	authenticationv1.AddToScheme,
 	storagev1.AddToScheme,
 	rbacv1.AddToScheme,
+	schedulingv1.AddToScheme,
 	metricsv1beta1.AddToScheme,
 }
 
@@ -140,6 +143,7 @@ func addDefaulting(s *runtime.Scheme) {
 	defaulter(s, defaults.CSIDriver)
 	defaulter(s, defaults.RoleBinding)
 	defaulter(s, defaults.ClusterRoleBinding)
+	defaulter(s, defaults.PriorityClass)
 }
 
 // fieldLabels lists the field selectors each kind supports beyond

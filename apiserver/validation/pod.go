@@ -86,6 +86,14 @@ func PodSpec(s *corev1.PodSpec, path *field.Path) field.ErrorList {
 			errs = append(errs, field.Invalid(path.Child("nodeSelector"), k, msg))
 		}
 	}
+	if s.PriorityClassName != "" {
+		for _, msg := range validation.IsDNS1123Subdomain(s.PriorityClassName) {
+			errs = append(errs, field.Invalid(path.Child("priorityClassName"), s.PriorityClassName, msg))
+		}
+	}
+	if s.PreemptionPolicy != nil {
+		errs = append(errs, preemptionPolicy(s.PreemptionPolicy, path.Child("preemptionPolicy"))...)
+	}
 	return errs
 }
 
