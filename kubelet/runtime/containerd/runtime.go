@@ -252,6 +252,9 @@ func (r *Runtime) EnsureSandbox(ctx context.Context, pod *corev1.Pod) (*kruntime
 
 // StopSandbox implements runtime.Runtime.
 func (r *Runtime) StopSandbox(ctx context.Context, uid types.UID) error {
+	if err := r.removeProcessHolder(r.ns(ctx), uid); err != nil {
+		return err
+	}
 	if err := r.cfg.Network.Teardown(ctx, string(uid)); err != nil {
 		return err
 	}
@@ -280,6 +283,9 @@ func (r *Runtime) RemoveSandbox(ctx context.Context, uid types.UID) error {
 		if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, fmt.Errorf("deleting container %s: %w", c.ID(), err))
 		}
+	}
+	if err := r.removeProcessHolder(ctx, uid); err != nil {
+		errs = append(errs, err)
 	}
 	if len(errs) > 0 {
 		return errors.Join(errs...)
@@ -556,7 +562,7 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 	} else {
 		opts = append(opts, oci.WithHostNamespace(specs.NetworkNamespace), oci.WithHostNamespace(specs.UTSNamespace))
 	}
-	pidOpts, err := r.processNamespace(ctx, pod, req.Target)
+	pidOpts, err := r.processNamespace(ctx, pod, req.Sandbox, req.Target)
 	if err != nil {
 		return err
 	}
@@ -631,34 +637,6 @@ func (r *Runtime) StartContainer(ctx context.Context, req kruntime.StartRequest)
 		r.pruneAttempts(ctx, pod.UID, ctr.Name, req.Attempt)
 	}
 	return nil
-}
-
-// processNamespace says which PID namespace a container starts in: the
-// node's for a hostPID pod, the target container's for a container that
-// names one (kubectl debug --target), else a new one of its own.
-func (r *Runtime) processNamespace(ctx context.Context, pod *corev1.Pod, target string) ([]oci.SpecOpts, error) {
-	switch {
-	case pod.Spec.HostPID:
-		return []oci.SpecOpts{oci.WithHostNamespace(specs.PIDNamespace)}, nil
-	case target == "":
-		return nil, nil
-	}
-	cs, err := r.client.Containers(ctx, containerFilter(pod.UID, target))
-	if err != nil {
-		return nil, fmt.Errorf("finding target container %s: %w", target, err)
-	}
-	for _, c := range cs {
-		t, err := c.Task(ctx, nil)
-		if err != nil {
-			continue
-		}
-		if st, err := t.Status(ctx); err != nil || st.Status != containerd.Running {
-			continue
-		}
-		ns := fmt.Sprintf("/proc/%d/ns/pid", t.Pid())
-		return []oci.SpecOpts{oci.WithLinuxNamespace(specs.LinuxNamespace{Type: specs.PIDNamespace, Path: ns})}, nil
-	}
-	return nil, fmt.Errorf("target container %q is not running", target)
 }
 
 // recordStart keeps the start time of a container in a label, for
@@ -1022,6 +1000,15 @@ func (r *Runtime) Pods(ctx context.Context) ([]types.UID, error) {
 	for _, c := range cs {
 		if l, err := c.Labels(ctx); err == nil {
 			add(types.UID(l[LabelPodUID]))
+		}
+	}
+	holders, err := r.client.Containers(ctx, fmt.Sprintf("labels.%q", LabelProcessHolder))
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range holders {
+		if l, err := c.Labels(ctx); err == nil {
+			add(types.UID(l[LabelProcessHolder]))
 		}
 	}
 	pinned, err := r.cfg.Network.PinnedPods()
