@@ -163,20 +163,30 @@ func waitBound(t *testing.T, ctx context.Context, p *corev1.Pod) string {
 }
 
 // findEvent waits for an events.k8s.io Event about the pod with the reason.
-func findEvent(t *testing.T, ctx context.Context, p *corev1.Pod, reason string) eventsv1.Event {
+// findEvent waits for an event of reason about p; with note, for one that
+// says exactly that. The scheduler tries a pod again when a node changes, so
+// a first attempt that saw a node before makeNode lifted its not-ready taint
+// is followed by one with the final answer.
+func findEvent(t *testing.T, ctx context.Context, p *corev1.Pod, reason string, note ...string) eventsv1.Event {
 	t.Helper()
+	var seen []string
 	for {
 		var list eventsv1.EventList
 		if err := k8sClient.List(ctx, &list, client.InNamespace(p.Namespace)); err == nil {
+			seen = seen[:0]
 			for _, e := range list.Items {
-				if e.Regarding.Name == p.Name && e.Reason == reason {
+				if e.Regarding.Name != p.Name || e.Reason != reason {
+					continue
+				}
+				if len(note) == 0 || e.Note == note[0] {
 					return e
 				}
+				seen = append(seen, e.Note)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no %s event for pod %s", reason, p.Name)
+			t.Fatalf("no %s event %q for pod %s (seen: %q)", reason, note, p.Name, seen)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
