@@ -35,6 +35,7 @@ var builtinPriorities = map[schema.GroupVersion]priority{
 	{Group: "autoscaling", Version: "v1"}:               {17500, 15},
 	{Group: "autoscaling", Version: "v2"}:               {17500, 30},
 	{Group: "batch", Version: "v1"}:                     {17400, 15},
+	{Group: "networking.k8s.io", Version: "v1"}:         {17200, 15},
 	{Group: "policy", Version: "v1"}:                    {17100, 15},
 	{Group: "rbac.authorization.k8s.io", Version: "v1"}: {17000, 15},
 	{Group: "storage.k8s.io", Version: "v1"}:            {16800, 15},

@@ -29,7 +29,8 @@
 // PriorityClass or the global default, one global default at a time), on as
 // in envtest unless Config.DisableAdmissionPlugins names it. The rest of
 // kube-apiserver's default plugins' work (DefaultStorageClass,
-// TaintNodesByCondition, default tolerations) is the registry's.
+// DefaultIngressClass, TaintNodesByCondition, default tolerations) is the
+// registry's.
 //
 // Users authenticate with client certificates signed by the cluster CA (the
 // admin kubeconfig's is in system:masters), pods with service account tokens

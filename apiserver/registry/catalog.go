@@ -15,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -64,6 +65,10 @@ func typed[T runtime.Object](f func(T) field.ErrorList) func(runtime.Object) fie
 
 func typed2[T runtime.Object](f func(T, T) field.ErrorList) func(runtime.Object, runtime.Object) field.ErrorList {
 	return func(o, old runtime.Object) field.ErrorList { return f(o.(T), old.(T)) }
+}
+
+func warnings[T runtime.Object](f func(T, bool) []string) func(runtime.Object, bool) []string {
+	return func(o runtime.Object, update bool) []string { return f(o.(T), update) }
 }
 
 func scaleOf[T runtime.Object](spec func(T) **int32, status func(T) int32, sel func(T) *metav1.LabelSelector) *ScaleAccess {
@@ -245,6 +250,29 @@ func Resources() []*Resource {
 			NewList:  func() runtime.Object { return &storagev1.VolumeAttachmentList{} },
 			Validate: typed(validation.VolumeAttachment), ValidateUpdate: typed2(validation.VolumeAttachmentUpdate),
 			ValidateStatusUpdate: typed2(validation.VolumeAttachmentStatusUpdate), Table: tables.VolumeAttachments},
+
+		// Stored and validated only: an ingress controller or a network
+		// plugin acts on them, as on upstream.
+		{GroupVersion: networkingv1.SchemeGroupVersion, Plural: "ingresses", Singular: "ingress", Kind: "Ingress",
+			Namespaced: true, Status: true, ShortNames: []string{"ing"}, StorageKey: "ingress",
+			New:     func() runtime.Object { return &networkingv1.Ingress{} },
+			NewList: func() runtime.Object { return &networkingv1.IngressList{} },
+			// Only a create checks the class annotation against
+			// ingressClassName; an update keeps what the old object had wrong.
+			ValidateCreate: typed(validation.IngressCreate), ValidateUpdate: typed2(validation.IngressUpdate),
+			ValidateStatusUpdate: typed2(validation.IngressStatusUpdate), Table: tables.Ingresses,
+			Warnings: warnings(validation.IngressWarnings)},
+		{GroupVersion: networkingv1.SchemeGroupVersion, Plural: "ingressclasses", Singular: "ingressclass", Kind: "IngressClass",
+			New:            func() runtime.Object { return &networkingv1.IngressClass{} },
+			NewList:        func() runtime.Object { return &networkingv1.IngressClassList{} },
+			ValidateCreate: typed(validation.IngressClass), ValidateUpdate: typed2(validation.IngressClassUpdate),
+			Table: tables.IngressClasses},
+		{GroupVersion: networkingv1.SchemeGroupVersion, Plural: "networkpolicies", Singular: "networkpolicy", Kind: "NetworkPolicy",
+			Namespaced: true, ShortNames: []string{"netpol"},
+			New:            func() runtime.Object { return &networkingv1.NetworkPolicy{} },
+			NewList:        func() runtime.Object { return &networkingv1.NetworkPolicyList{} },
+			ValidateCreate: typed(validation.NetworkPolicy), ValidateUpdate: typed2(validation.NetworkPolicyUpdate),
+			Table: tables.NetworkPolicies, Warnings: warnings(validation.NetworkPolicyWarnings)},
 
 		// Which class is the global default, and the pods' priorities, are
 		// the Priority admission plugin's (apiserver/admission/priority).
@@ -443,6 +471,7 @@ func BuildAll(d Deps) ([]Group, error) {
 		}
 	}
 	defaultStorageClass(stores["persistentvolumeclaims"], stores[storagev1.Resource("storageclasses").String()])
+	defaultIngressClass(stores[networkingv1.Resource("ingresses").String()], stores[networkingv1.Resource("ingressclasses").String()])
 	pp := &podProxy{pods: stores["pods"], nodes: stores["nodes"], transport: d.Nodes.Transport}
 	core := groups[index[corev1.SchemeGroupVersion]].Storage
 	core["pods/log"] = &LogREST{proxy: pp}

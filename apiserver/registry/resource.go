@@ -50,6 +50,9 @@ type Resource struct {
 	ValidateCreate       func(obj runtime.Object) field.ErrorList
 	ValidateUpdate       func(obj, old runtime.Object) field.ErrorList
 	ValidateStatusUpdate func(obj, old runtime.Object) field.ErrorList
+	// Warnings, when set, returns the warnings a create or an update (not of
+	// status) sends the client along with its success, as upstream's.
+	Warnings func(obj runtime.Object, update bool) []string
 	// ShouldDeleteDuringUpdate, when set, replaces the generic rule that an
 	// update leaving a deleted object with no finalizers removes it.
 	ShouldDeleteDuringUpdate func(ctx context.Context, key string, obj, existing runtime.Object) bool

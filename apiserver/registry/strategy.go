@@ -123,9 +123,18 @@ func (s *strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) 
 	return errs
 }
 
-func (s *strategy) WarningsOnCreate(context.Context, runtime.Object) []string { return nil }
-func (s *strategy) WarningsOnUpdate(context.Context, runtime.Object, runtime.Object) []string {
-	return nil
+func (s *strategy) WarningsOnCreate(_ context.Context, obj runtime.Object) []string {
+	if s.res.Warnings == nil {
+		return nil
+	}
+	return s.res.Warnings(obj, false)
+}
+
+func (s *strategy) WarningsOnUpdate(_ context.Context, obj, _ runtime.Object) []string {
+	if s.status || s.res.Warnings == nil {
+		return nil
+	}
+	return s.res.Warnings(obj, true)
 }
 func (s *strategy) Canonicalize(runtime.Object) {}
 func (s *strategy) AllowCreateOnUpdate(context.Context) bool {

@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
@@ -36,6 +37,7 @@ var GroupVersions = []schema.GroupVersion{
 	discoveryv1.SchemeGroupVersion,
 	eventsv1.SchemeGroupVersion,
 	policyv1.SchemeGroupVersion,
+	networkingv1.SchemeGroupVersion,
 	authorizationv1.SchemeGroupVersion,
 	authenticationv1.SchemeGroupVersion,
 	storagev1.SchemeGroupVersion,
@@ -53,6 +55,7 @@ var addToScheme = []func(*runtime.Scheme) error{
 	discoveryv1.AddToScheme,
 	eventsv1.AddToScheme,
 	policyv1.AddToScheme,
+	networkingv1.AddToScheme,
 	authorizationv1.AddToScheme,
 	authenticationv1.AddToScheme,
 	storagev1.AddToScheme,
@@ -144,6 +147,8 @@ func addDefaulting(s *runtime.Scheme) {
 	defaulter(s, defaults.RoleBinding)
 	defaulter(s, defaults.ClusterRoleBinding)
 	defaulter(s, defaults.PriorityClass)
+	defaulter(s, defaults.NetworkPolicy)
+	defaulter(s, defaults.IngressClass)
 }
 
 // fieldLabels lists the field selectors each kind supports beyond
