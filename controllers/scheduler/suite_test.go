@@ -163,31 +163,50 @@ func waitBound(t *testing.T, ctx context.Context, p *corev1.Pod) string {
 }
 
 // findEvent waits for an events.k8s.io Event about the pod with the reason.
-// findEvent waits for an event of reason about p; with note, for one that
-// says exactly that. The scheduler tries a pod again when a node changes, so
-// a first attempt that saw a node before makeNode lifted its not-ready taint
-// is followed by one with the final answer.
-func findEvent(t *testing.T, ctx context.Context, p *corev1.Pod, reason string, note ...string) eventsv1.Event {
+// findEvent waits for an event of reason about p.
+func findEvent(t *testing.T, ctx context.Context, p *corev1.Pod, reason string) eventsv1.Event {
 	t.Helper()
-	var seen []string
 	for {
 		var list eventsv1.EventList
 		if err := k8sClient.List(ctx, &list, client.InNamespace(p.Namespace)); err == nil {
-			seen = seen[:0]
 			for _, e := range list.Items {
-				if e.Regarding.Name != p.Name || e.Reason != reason {
-					continue
-				}
-				if len(note) == 0 || e.Note == note[0] {
+				if e.Regarding.Name == p.Name && e.Reason == reason {
 					return e
 				}
-				seen = append(seen, e.Note)
 			}
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("no %s event %q for pod %s (seen: %q)", reason, note, p.Name, seen)
+			t.Fatalf("no %s event for pod %s", reason, p.Name)
 		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitUnschedulable waits until p's PodScheduled condition is False with the
+// message want. The scheduler tries a pod again when a node, pod, claim or
+// volume changes, so a first attempt that ran before the test had finished
+// setting up (a node still bearing the not-ready taint kube-apiserver's
+// admission adds, a claim not yet in the scheduler's cache) is followed by
+// one with the final answer. The condition holds the latest answer; the
+// FailedScheduling event keeps the first one's note and counts the others in
+// its series, as upstream's does.
+func waitUnschedulable(t *testing.T, ctx context.Context, p *corev1.Pod, want string) corev1.Pod {
+	t.Helper()
+	var got corev1.Pod
+	for {
+		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(p), &got); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range got.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && c.Reason == corev1.PodReasonUnschedulable && c.Message == want {
+				return got
+			}
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("pod %s: no PodScheduled=False Unschedulable %q: %+v", p.Name, want, got.Status.Conditions)
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }

@@ -101,13 +101,7 @@ func TestPodsFollowTheirVolumes(t *testing.T) {
 	// An unbound claim of a class that binds at once blocks the pod everywhere.
 	claim("immediate", "")
 	p := makePod(t, ctx, ns, "early", "100m", withClaim("immediate"))
-	unbound := "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims."
-	if e := findEvent(t, ctx, p, "FailedScheduling", unbound); e.Note != unbound {
-		t.Errorf("FailedScheduling %q, want %q", e.Note, unbound)
-	}
+	waitUnschedulable(t, ctx, p, "0/3 nodes are available: pod has unbound immediate PersistentVolumeClaims.")
 	missing := makePod(t, ctx, ns, "orphan", "100m", withClaim("nope"))
-	notFound := fmt.Sprintf("0/3 nodes are available: persistentvolumeclaim %q not found.", "nope")
-	if e := findEvent(t, ctx, missing, "FailedScheduling", notFound); e.Note != notFound {
-		t.Errorf("FailedScheduling %q, want %q", e.Note, notFound)
-	}
+	waitUnschedulable(t, ctx, missing, fmt.Sprintf("0/3 nodes are available: persistentvolumeclaim %q not found.", "nope"))
 }
