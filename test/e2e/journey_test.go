@@ -268,6 +268,20 @@ func kubectlDebug(c *cluster) {
 	if restarts := c.k("get", "pod", "debuggee", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"); restarts != "0" {
 		c.t.Errorf("the debugged container restarted %s times", restarts)
 	}
+
+	// --copy-to debugs a copy of the pod whose containers share one process
+	// namespace (shareProcessNamespace), the original left alone.
+	defer c.k("delete", "pod", "debuggee-copy", "--wait=false")
+	cmd = exec.CommandContext(ctx, c.kubectlPath(), "--kubeconfig", c.kubeconfig, "debug", "-i", "debuggee",
+		"--copy-to=debuggee-copy", "--image=busybox", "-c", "copy-shell", "--", "sh")
+	cmd.Stdin = strings.NewReader("echo copy-seen=$(ps -o comm | grep -c httpd)\nexit\n")
+	out, err = cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "copy-seen=1") {
+		c.t.Errorf("kubectl debug --copy-to: %v; want the copy's httpd seen from the new container:\n%s", err, out)
+	}
+	if share := c.k("get", "pod", "debuggee-copy", "-o", "jsonpath={.spec.shareProcessNamespace}"); share != "true" {
+		c.t.Errorf("the copy's shareProcessNamespace is %q", share)
+	}
 }
 
 // hostPortAnswers: a container port with a hostPort answers at the node's
