@@ -7,12 +7,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
@@ -507,37 +505,9 @@ func TestNetworking(t *testing.T) {
 		// The bootstrap roles grant ingresses and network policies as
 		// upstream's (the aggregated roles' parts, since no controller
 		// aggregates them on upstream's envtest).
-		rb := c.RbacV1().ClusterRoleBindings()
-		roles := []string{"system:aggregate-to-view", "system:aggregate-to-edit", "system:aggregate-to-admin"}
-		for _, role := range roles {
-			if _, err := rb.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "net-" + strings.TrimPrefix(role, "system:")},
-				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-				Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: "net-" + role}}}, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sar := func(user string, attrs authorizationv1.ResourceAttributes) (bool, error) {
-			r, err := c.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}, metav1.CreateOptions{})
-			if err != nil {
-				return false, err
-			}
-			return r.Status.Allowed, nil
-		}
-		// What each role grants, to know its binding took effect.
-		probe := map[string]authorizationv1.ResourceAttributes{
-			"system:aggregate-to-view":  {Namespace: ns, Verb: "list", Resource: "pods"},
-			"system:aggregate-to-edit":  {Namespace: ns, Verb: "create", Resource: "pods"},
-			"system:aggregate-to-admin": {Namespace: ns, Verb: "create", Group: rbacv1.GroupName, Resource: "rolebindings"},
-		}
-		for _, role := range roles {
-			user := "net-" + role
-			waitFor(t, 10*time.Second, "the binding of "+role, func() error {
-				if ok, err := sar(user, probe[role]); err != nil || !ok {
-					return fmt.Errorf("%s may not %+v yet (%v)", user, probe[role], err)
-				}
-				return nil
-			})
+		users, sar := bindAggregatedRoles(t, ctx, c, ns, "net")
+		for _, role := range aggregatedRoles {
+			user := users[role]
 			for _, res := range []struct{ resource, sub string }{{"ingresses", ""}, {"ingresses", "status"}, {"networkpolicies", ""}, {"ingressclasses", ""}} {
 				for _, verb := range []string{"get", "list", "create", "update", "delete"} {
 					ok, err := sar(user, authorizationv1.ResourceAttributes{Namespace: ns, Verb: verb, Group: networkingv1.GroupName, Resource: res.resource, Subresource: res.sub})

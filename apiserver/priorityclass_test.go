@@ -12,7 +12,6 @@ import (
 
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -340,36 +339,9 @@ func TestPriorityClasses(t *testing.T) {
 
 		// No bootstrap role grants PriorityClasses (the aggregated roles'
 		// parts, since no controller aggregates them here).
-		rb := c.RbacV1().ClusterRoleBindings()
-		for _, role := range []string{"system:aggregate-to-view", "system:aggregate-to-edit", "system:aggregate-to-admin"} {
-			if _, err := rb.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "pc-" + strings.TrimPrefix(role, "system:")},
-				RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
-				Subjects: []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: role + "-user"}}}, metav1.CreateOptions{}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sar := func(user string, attrs authorizationv1.ResourceAttributes) (bool, error) {
-			r, err := c.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
-				Spec: authorizationv1.SubjectAccessReviewSpec{User: user, ResourceAttributes: &attrs}}, metav1.CreateOptions{})
-			if err != nil {
-				return false, err
-			}
-			return r.Status.Allowed, nil
-		}
-		// What each role grants, to know its binding took effect.
-		granted := map[string]authorizationv1.ResourceAttributes{
-			"system:aggregate-to-view":  {Namespace: ns, Verb: "list", Resource: "pods"},
-			"system:aggregate-to-edit":  {Namespace: ns, Verb: "create", Resource: "pods"},
-			"system:aggregate-to-admin": {Namespace: ns, Verb: "create", Group: rbacv1.GroupName, Resource: "rolebindings"},
-		}
-		for _, role := range []string{"system:aggregate-to-view", "system:aggregate-to-edit", "system:aggregate-to-admin"} {
-			user := role + "-user"
-			waitFor(t, 10*time.Second, "the binding of "+role, func() error {
-				if ok, err := sar(user, granted[role]); err != nil || !ok {
-					return fmt.Errorf("%s may not %+v yet (%v)", user, granted[role], err)
-				}
-				return nil
-			})
+		users, sar := bindAggregatedRoles(t, ctx, c, ns, "pc")
+		for _, role := range aggregatedRoles {
+			user := users[role]
 			for _, verb := range []string{"get", "list", "create", "delete"} {
 				ok, err := sar(user, authorizationv1.ResourceAttributes{Verb: verb, Group: schedulingv1.GroupName, Resource: "priorityclasses"})
 				seen[fmt.Sprintf("rbac %s %s priorityclasses", role, verb)] = fmt.Sprint(ok, err)
