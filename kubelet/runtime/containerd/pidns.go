@@ -2,7 +2,6 @@ package containerd
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -157,7 +156,7 @@ func (r *Runtime) removeProcessHolder(ctx context.Context, uid types.UID) error 
 		}
 	}
 	if err := c.Delete(ctx, containerd.WithSnapshotCleanup); err != nil && !errdefs.IsNotFound(err) {
-		return errors.Join(fmt.Errorf("deleting the process namespace holder"), err)
+		return fmt.Errorf("deleting the process namespace holder: %w", err)
 	}
 	return nil
 }
